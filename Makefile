@@ -1,0 +1,170 @@
+# spawnd: one non-recursive GNU Makefile.  Outputs go to $(B).
+
+VERSION		:= 0.1.0
+SOVERSION	:= 0
+
+PREFIX		?= /usr/local
+BINDIR		?= $(PREFIX)/bin
+SBINDIR		?= $(PREFIX)/sbin
+LIBDIR		?= $(PREFIX)/lib
+INCLUDEDIR	?= $(PREFIX)/include
+PKGCONFIGDIR	?= $(LIBDIR)/pkgconfig
+MANDIR		?= $(PREFIX)/share/man
+DOCDIR		?= $(PREFIX)/share/doc/spawnd
+
+CC		?= cc
+PKG_CONFIG	?= pkg-config
+CFLAGS		?= -O2 -g
+B		?= build
+
+SYSTEMDUNITDIR	?= $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd \
+			2>/dev/null || echo /lib/systemd/system)
+SYSTEMDUSERUNITDIR ?= $(shell $(PKG_CONFIG) --variable=systemduserunitdir systemd \
+			2>/dev/null || echo /usr/lib/systemd/user)
+
+WARN		:= -Wall -Wextra -Wformat=2 -Wshadow -Wpointer-arith -Wcast-qual \
+		   -Wwrite-strings -Wstrict-prototypes -Wmissing-prototypes \
+		   -Wmissing-declarations -Wundef -Wvla
+ifeq ($(WERROR),1)
+WARN		+= -Werror
+endif
+
+EVENT_CFLAGS	:= $(shell $(PKG_CONFIG) --cflags libevent_core 2>/dev/null)
+EVENT_LIBS	:= $(shell $(PKG_CONFIG) --libs libevent_core 2>/dev/null || echo -levent_core)
+SD_CFLAGS	:= $(shell $(PKG_CONFIG) --cflags libsystemd 2>/dev/null)
+SD_LIBS		:= $(shell $(PKG_CONFIG) --libs libsystemd 2>/dev/null || echo -lsystemd)
+
+XCFLAGS		:= -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -Iproto -Iclient \
+		   -MMD -MP $(WARN) $(SAN)
+XLDFLAGS	:= $(SAN)
+
+PROTO_SRC	:= proto/proto.c proto/fdio.c
+DAEMON_SRC	:= daemon/main.c daemon/listener.c daemon/conn.c daemon/child.c \
+		   daemon/log.c
+LIB_SRC		:= client/client.c client/posix.c
+CTL_SRC		:= client/spawnctl.c
+
+PROTO_OBJ	:= $(PROTO_SRC:%.c=$(B)/%.o)
+DAEMON_OBJ	:= $(DAEMON_SRC:%.c=$(B)/%.o)
+LIB_OBJ		:= $(LIB_SRC:%.c=$(B)/%.o)
+CTL_OBJ		:= $(CTL_SRC:%.c=$(B)/%.o)
+
+LIBNAME		:= libspawnd.so
+LIB_REAL	:= $(B)/$(LIBNAME).$(SOVERSION).1.0
+LIB_SONAME	:= $(LIBNAME).$(SOVERSION)
+
+SPAWND		:= $(B)/spawnd
+SPAWNCTL	:= $(B)/spawnctl
+PCFILE		:= $(B)/spawnd.pc
+
+# Test and tool programs: one .c each, linked with the library objects.
+UNIT_SRC	:= $(wildcard tests/unit/*.c)
+INTEG_SRC	:= $(wildcard tests/integ/*.c)
+BENCH_SRC	:= $(wildcard bench/*.c)
+TEST_BIN	:= $(UNIT_SRC:%.c=$(B)/%) $(INTEG_SRC:%.c=$(B)/%)
+BENCH_BIN	:= $(BENCH_SRC:%.c=$(B)/%)
+
+MAN_PAGES	:= $(wildcard man/*.[0-9])
+
+.DELETE_ON_ERROR:
+.PHONY: all check install uninstall clean demo bench asan ubsan check-asan \
+	fuzz lint
+
+all: $(SPAWND) $(SPAWNCTL) $(B)/$(LIBNAME) $(PCFILE)
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) $(CFLAGS) $(CPPFLAGS) -c -o $@ $<
+
+$(B)/daemon/%.o: XCFLAGS += $(EVENT_CFLAGS) $(SD_CFLAGS)
+
+$(SPAWND): $(DAEMON_OBJ) $(PROTO_OBJ)
+	$(CC) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(EVENT_LIBS) $(SD_LIBS)
+
+$(LIB_REAL): $(LIB_OBJ) $(PROTO_OBJ) client/libspawnd.map
+	$(CC) $(XLDFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(LIB_SONAME) \
+	    -Wl,--version-script=client/libspawnd.map -Wl,-z,defs \
+	    -o $@ $(LIB_OBJ) $(PROTO_OBJ) -lpthread
+
+$(B)/$(LIB_SONAME): $(LIB_REAL)
+	ln -sf $(notdir $<) $@
+
+$(B)/$(LIBNAME): $(B)/$(LIB_SONAME)
+	ln -sf $(notdir $<) $@
+
+$(SPAWNCTL): $(CTL_OBJ) $(B)/$(LIBNAME)
+	$(CC) $(XLDFLAGS) $(LDFLAGS) -o $@ $(CTL_OBJ) -L$(B) -lspawnd \
+	    -Wl,-rpath,'$$ORIGIN'
+
+$(PCFILE): client/spawnd.pc.in Makefile
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    $< > $@
+
+# Unit tests see proto's internals; integration tests and benchmarks link
+# the shared library like any user would.
+$(B)/tests/unit/%: tests/unit/%.c $(PROTO_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) $(CFLAGS) -o $@ $< $(PROTO_OBJ) $(XLDFLAGS) $(LDFLAGS)
+
+$(B)/tests/integ/%: tests/integ/%.c $(B)/$(LIBNAME)
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) $(CFLAGS) -o $@ $< -L$(B) -lspawnd \
+	    -Wl,-rpath,'$$ORIGIN/../..' -lpthread $(XLDFLAGS) $(LDFLAGS)
+
+$(B)/bench/%: bench/%.c $(B)/$(LIBNAME)
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) $(CFLAGS) -o $@ $< -L$(B) -lspawnd \
+	    -Wl,-rpath,'$$ORIGIN/..' -lpthread -lm $(XLDFLAGS) $(LDFLAGS)
+
+check: all $(TEST_BIN) $(BENCH_BIN)
+	B=$(abspath $(B)) tests/run-tests.sh
+
+demo: all $(B)/bench/etxtbsy
+	B=$(abspath $(B)) bench/demo.sh
+
+bench: all $(BENCH_BIN)
+	B=$(abspath $(B)) bench/run.sh
+
+# Sanitizer builds go to their own directories.
+asan:
+	$(MAKE) B=build-asan SAN='-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer' all
+check-asan:
+	$(MAKE) B=build-asan SAN='-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer' check
+ubsan:
+	$(MAKE) B=build-ubsan SAN='-fsanitize=undefined -fno-sanitize-recover=all' all
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
+	    $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+	    $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSTEMDUSERUNITDIR)
+	install -m 0755 $(SPAWND) $(DESTDIR)$(SBINDIR)/spawnd
+	install -m 0755 $(SPAWNCTL) $(DESTDIR)$(BINDIR)/spawnctl
+	install -m 0755 $(LIB_REAL) $(DESTDIR)$(LIBDIR)/$(notdir $(LIB_REAL))
+	ln -sf $(notdir $(LIB_REAL)) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/$(LIBNAME)
+	install -m 0644 client/spawnd.h $(DESTDIR)$(INCLUDEDIR)/spawnd.h
+	install -m 0644 $(PCFILE) $(DESTDIR)$(PKGCONFIGDIR)/spawnd.pc
+	for u in systemd/system/*; do \
+	    sed 's|@SBINDIR@|$(SBINDIR)|g' $$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/}; done
+	for u in systemd/user/*; do \
+	    sed 's|@SBINDIR@|$(SBINDIR)|g' $$u > $(DESTDIR)$(SYSTEMDUSERUNITDIR)/$${u##*/}; done
+	for m in $(MAN_PAGES); do s=$${m##*.}; \
+	    install -d $(DESTDIR)$(MANDIR)/man$$s; \
+	    install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/spawnd $(DESTDIR)$(BINDIR)/spawnctl \
+	    $(DESTDIR)$(LIBDIR)/$(notdir $(LIB_REAL)) \
+	    $(DESTDIR)$(LIBDIR)/$(LIB_SONAME) $(DESTDIR)$(LIBDIR)/$(LIBNAME) \
+	    $(DESTDIR)$(INCLUDEDIR)/spawnd.h $(DESTDIR)$(PKGCONFIGDIR)/spawnd.pc
+	for u in systemd/system/*; do rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/}; done
+	for u in systemd/user/*; do rm -f $(DESTDIR)$(SYSTEMDUSERUNITDIR)/$${u##*/}; done
+	for m in $(MAN_PAGES); do s=$${m##*.}; \
+	    rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+
+clean:
+	rm -rf build build-asan build-ubsan
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,351 @@
+/*
+ * spawnd.h: the client library of spawnd, a spawn broker for Linux.
+ *
+ * A program linked with libspawnd never forks: it sends spawn requests,
+ * with the child's file descriptors attached, to the spawnd daemon over a
+ * Unix socket, and the daemon forks and execs on its behalf.  Writable
+ * files held by other threads therefore never leak into children (no
+ * ETXTBSY, no late pipe EOF).
+ *
+ * Two faces:
+ *   - the handle API (spawnd_connect, spawnd_req_*, spawnd_spawn,
+ *     spawnd_child_*): a child is a handle with a pid and a pollable fd;
+ *   - the posix_spawn face (spawnd_posix_spawn*, spawnd_waitpid): same
+ *     arguments and semantics as POSIX, so porting a caller is a rename.
+ *
+ * Errors: functions returning int return >= 0 on success and a negative
+ * errno on failure, except the posix face, which returns what POSIX does.
+ * Nothing here logs, prints, aborts, exits, installs signal handlers or
+ * forks.  Every fd the library creates is O_CLOEXEC.
+ *
+ * Threads: a struct spawnd_client and the children spawned through it are
+ * used by one thread at a time; distinct clients share nothing and may be
+ * used concurrently.  spawnd_run() and the posix face are safe from any
+ * thread at any time.  The posix face keeps one process-wide, locked table
+ * of the children it started (the only shared state in the library).
+ *
+ * Finding the daemon: $SPAWND_SOCKET if set and not empty, else
+ * $XDG_RUNTIME_DIR/spawnd/socket if XDG_RUNTIME_DIR is set, else the
+ * system socket /run/spawnd/socket.
+ */
+
+#ifndef SPAWND_H
+#define SPAWND_H
+
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <sched.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SPAWND_VERSION		"0.1.0"
+#define SPAWND_SYSTEM_SOCKET	"/run/spawnd/socket"
+
+struct spawnd_client;
+struct spawnd_req;
+struct spawnd_child;
+
+/* Why a spawn failed: the step of the child's set-up, with its errno. */
+#define SPAWND_STEP_NONE	0
+#define SPAWND_STEP_REQUEST	1	/* the daemon refused the request */
+#define SPAWND_STEP_FORK	2
+#define SPAWND_STEP_SIGNALS	3
+#define SPAWND_STEP_SETSID	4
+#define SPAWND_STEP_PGROUP	5
+#define SPAWND_STEP_SCHED	6
+#define SPAWND_STEP_RESETIDS	7
+#define SPAWND_STEP_RLIMIT	8
+#define SPAWND_STEP_NICE	9
+#define SPAWND_STEP_CWD		10
+#define SPAWND_STEP_FDS		11
+#define SPAWND_STEP_ACTION	12	/* a file action; see .action */
+#define SPAWND_STEP_EXEC	13
+
+struct spawnd_failure {
+	int		 error;		/* positive errno value */
+	int		 step;		/* SPAWND_STEP_* */
+	int		 action;	/* file action index, or -1 */
+};
+
+/* The end of a child. */
+struct spawnd_exit {
+	pid_t		 pid;
+	int		 status;	/* as waitpid(2): use WIFEXITED() etc. */
+	uint64_t	 utime_us;	/* user CPU time */
+	uint64_t	 stime_us;	/* system CPU time */
+	uint64_t	 maxrss_kib;	/* peak resident set size */
+};
+
+struct spawnd_status {
+	pid_t		 pid;		/* the daemon's */
+	unsigned int	 connections;
+	unsigned int	 children;
+	uint64_t	 spawns;	/* children started since start-up */
+};
+
+/* Returns a static name for a SPAWND_STEP_* value ("exec", "chdir"...). */
+const char	*spawnd_step_name(int step);
+
+/*
+ * Writes the socket path the library would use (see "Finding the daemon")
+ * to buf.  Returns its length, -ENAMETOOLONG if it does not fit in len or
+ * in a sockaddr_un.
+ */
+int	spawnd_socket_path(char *buf, size_t len);
+
+/*
+ * Connects to the daemon at path (NULL: the default path) and performs the
+ * version handshake.  timeout_ms bounds the handshake (-1: no bound).
+ * Returns 0 and *ret_client, or -ENOENT/-ECONNREFUSED (no daemon),
+ * -EACCES (not allowed), -EPROTONOSUPPORT (version), -ETIMEDOUT, -EPROTO.
+ */
+int	spawnd_connect(const char *path, int timeout_ms,
+	    struct spawnd_client **ret_client);
+
+/*
+ * Closes the connection.  Children spawned through it without
+ * SPAWND_DETACH are stopped by the daemon (SIGTERM, then SIGKILL after
+ * their grace period).  Handles of its children stay valid for
+ * spawnd_child_free() and the pid, but can no longer be waited for.
+ * Accepts NULL.
+ */
+void	spawnd_client_free(struct spawnd_client *client);
+
+/* The connection's socket: readable when a reply is waiting. */
+int	spawnd_client_fd(const struct spawnd_client *client);
+
+/* Round trip to the daemon, returning its counters.  -ETIMEDOUT. */
+int	spawnd_ping(struct spawnd_client *client, int timeout_ms,
+	    struct spawnd_status *ret_status);
+
+/*
+ * Requests.  A request only records what the child should get; it is sent
+ * by spawnd_spawn() and may be reused.  It borrows every pointer and fd it
+ * is given (argv, envp, paths, fds): they must stay valid until the last
+ * spawnd_spawn() that uses them returns.  Setters return 0, -EINVAL for a
+ * bad argument, -ENOMEM, or -E2BIG past a limit of the protocol.
+ */
+int	spawnd_req_new(struct spawnd_req **ret_req);
+void	spawnd_req_free(struct spawnd_req *req);	/* accepts NULL */
+
+/* argv: NULL-terminated, argc >= 1, argv[0] not empty.  Required. */
+int	spawnd_req_set_argv(struct spawnd_req *req, const char *const argv[]);
+/* envp: NULL-terminated "K=V" strings; NULL or unset = empty environment. */
+int	spawnd_req_set_envp(struct spawnd_req *req, const char *const envp[]);
+/* The program to run; unset = argv[0].  See SPAWND_PATH_SEARCH. */
+int	spawnd_req_set_path(struct spawnd_req *req, const char *path);
+/*
+ * Runs the program open at fd (execveat AT_EMPTY_PATH): exactly that inode,
+ * scripts included.  Not with spawnd_req_set_path().
+ */
+int	spawnd_req_set_exec_fd(struct spawnd_req *req, int fd);
+/* The child's working directory, by path or by an open directory fd. */
+int	spawnd_req_set_cwd(struct spawnd_req *req, const char *path);
+int	spawnd_req_set_cwd_fd(struct spawnd_req *req, int dirfd);
+/*
+ * The child gets a copy of the caller's fd as child_fd.  Every child fd not
+ * set here is closed: the child's fd table is exactly the map (then the file
+ * actions).  Mapping the same child_fd twice replaces the earlier fd.
+ */
+int	spawnd_req_set_fd(struct spawnd_req *req, int fd, int child_fd);
+
+#define SPAWND_SETSID		0x0001	/* setsid() in the child */
+#define SPAWND_RESETIDS		0x0002	/* effective ids := real ids */
+#define SPAWND_PATH_SEARCH	0x0004	/* execvp rules with envp's PATH */
+#define SPAWND_DETACH		0x0008	/* outlive the connection */
+#define SPAWND_KILL_GROUP	0x0040	/* stop signals go to the pgroup */
+/* Replaces the request's flags with flags (a mask of the above). */
+int	spawnd_req_set_flags(struct spawnd_req *req, unsigned int flags);
+
+/* setpgid(0, pgid) in the child; 0 = a new group led by the child. */
+int	spawnd_req_set_pgroup(struct spawnd_req *req, pid_t pgid);
+/* The child's signal mask (default: empty). */
+int	spawnd_req_set_sigmask(struct spawnd_req *req, const sigset_t *mask);
+/* Signals the child starts with ignored; all others start at default. */
+int	spawnd_req_set_sigignore(struct spawnd_req *req, const sigset_t *set);
+int	spawnd_req_set_umask(struct spawnd_req *req, mode_t mask);
+/* -EINVAL for an unknown resource or rlim_cur > rlim_max. */
+int	spawnd_req_set_rlimit(struct spawnd_req *req, int resource,
+	    const struct rlimit *rl);
+int	spawnd_req_set_nice(struct spawnd_req *req, int nice);
+/* setscheduler (policy >= 0) or setparam (policy < 0) in the child. */
+int	spawnd_req_set_sched(struct spawnd_req *req, int policy,
+	    const struct sched_param *param);
+/* Stop the child this long after it started (SIGTERM, grace, SIGKILL). */
+int	spawnd_req_set_timeout(struct spawnd_req *req, unsigned int ms);
+/* Time between SIGTERM and SIGKILL when the child is stopped (5000). */
+int	spawnd_req_set_grace(struct spawnd_req *req, unsigned int ms);
+
+/*
+ * File actions, applied in the child in the order added, after the fd
+ * map and the working directory, exactly as posix_spawn applies them.
+ * fd numbers are the child's.
+ */
+int	spawnd_req_add_open(struct spawnd_req *req, int fd, const char *path,
+	    int oflag, mode_t mode);
+int	spawnd_req_add_close(struct spawnd_req *req, int fd);
+int	spawnd_req_add_dup2(struct spawnd_req *req, int fd, int newfd);
+int	spawnd_req_add_chdir(struct spawnd_req *req, const char *path);
+int	spawnd_req_add_fchdir(struct spawnd_req *req, int fd);
+int	spawnd_req_add_closefrom(struct spawnd_req *req, int from);
+int	spawnd_req_add_tcsetpgrp(struct spawnd_req *req, int fd);
+
+/*
+ * Spawns req through client.  On success returns 0 and *ret_child, whose
+ * child is running (exec succeeded).  On failure returns a negative errno:
+ * when the child's set-up or exec failed that is its errno, and
+ * *ret_failure (if not NULL) says which step failed; other failures
+ * (-EPIPE, -ECONNRESET: the daemon went away; -EPROTO) leave
+ * ret_failure->step at SPAWND_STEP_NONE.
+ */
+int	spawnd_spawn(struct spawnd_client *client, const struct spawnd_req *req,
+	    struct spawnd_child **ret_child, struct spawnd_failure *ret_failure);
+
+pid_t	spawnd_child_pid(const struct spawnd_child *child);
+/*
+ * A pidfd for the child, owned by the handle: it polls readable once the
+ * child has exited (then spawnd_child_wait() returns promptly).  It can be
+ * used with pidfd_send_signal(2), not with waitid(2): the daemon is the
+ * parent.  -1 if the daemon did not send one.
+ */
+int	spawnd_child_fd(const struct spawnd_child *child);
+/*
+ * Waits up to timeout_ms (0: do not block, -1: forever) for the exit
+ * record.  Returns 0 and *ret_exit, -ETIMEDOUT, or -ENOTCONN when the
+ * connection is gone.  The record is kept: later calls return it again.
+ */
+int	spawnd_child_wait(struct spawnd_child *child, int timeout_ms,
+	    struct spawnd_exit *ret_exit);
+/*
+ * Sends sig to the child, or with SPAWND_KILL_GROUP to its process group
+ * (the child must lead one: SPAWND_SETSID or pgroup 0), through the daemon,
+ * free of pid reuse.  Returns 0, -ESRCH (already exited), -EINVAL.
+ */
+int	spawnd_child_kill(struct spawnd_child *child, int sig,
+	    unsigned int flags);
+/* Forgets the handle; does not signal the child.  Accepts NULL. */
+void	spawnd_child_free(struct spawnd_child *child);
+
+/*
+ * One shot: connect to path (NULL: default), spawn req, wait for the
+ * child and return 0 with *ret_exit, or a negative errno as spawnd_spawn()
+ * does.  Safe from any thread.
+ */
+int	spawnd_run(const char *path, const struct spawnd_req *req,
+	    struct spawnd_exit *ret_exit, struct spawnd_failure *ret_failure);
+
+/*
+ * The posix_spawn face.  Types, argument order, flags (the POSIX_SPAWN_*
+ * values of <spawn.h>) and return values are POSIX's.  The child starts as
+ * a posix_spawn child starts, though the daemon is its parent: it gets the
+ * caller's fds that lack FD_CLOEXEC at the same numbers, the caller's cwd,
+ * umask and rlimits, the calling thread's signal mask and the caller's
+ * ignored signals; then the attributes and the file actions apply.  It
+ * outlives the caller unless spawnd_posix_spawnattr_settied_np() ties it.
+ * Reap it with spawnd_waitpid(), not waitpid().  The typedefs are the one
+ * exception to the library's no-typedef rule: POSIX names them so.
+ */
+typedef struct {
+	int		 __allocated;
+	int		 __used;
+	void		*__actions;
+	int		 __pad[16];
+} spawnd_posix_spawn_file_actions_t;
+
+typedef struct {
+	short		 __flags;
+	pid_t		 __pgrp;
+	sigset_t	 __sd;
+	sigset_t	 __ss;
+	struct sched_param __sp;
+	int		 __policy;
+	unsigned int	 __spawnd_flags;
+	unsigned int	 __grace_ms;
+	int		 __pad[14];
+} spawnd_posix_spawnattr_t;
+
+int	spawnd_posix_spawn(pid_t *pid, const char *path,
+	    const spawnd_posix_spawn_file_actions_t *file_actions,
+	    const spawnd_posix_spawnattr_t *attrp,
+	    char *const argv[], char *const envp[]);
+int	spawnd_posix_spawnp(pid_t *pid, const char *file,
+	    const spawnd_posix_spawn_file_actions_t *file_actions,
+	    const spawnd_posix_spawnattr_t *attrp,
+	    char *const argv[], char *const envp[]);
+/*
+ * As waitpid(2) for children of spawnd_posix_spawn*: pid > 0 or -1 (any of
+ * them), options 0 or WNOHANG.  Returns the pid, 0 (WNOHANG, none ready)
+ * or -1 with errno (ECHILD: none outstanding).  Any other pid, or options,
+ * is passed to waitpid(2).
+ */
+pid_t	spawnd_waitpid(pid_t pid, int *status, int options);
+
+int	spawnd_posix_spawn_file_actions_init(
+	    spawnd_posix_spawn_file_actions_t *fa);
+int	spawnd_posix_spawn_file_actions_destroy(
+	    spawnd_posix_spawn_file_actions_t *fa);
+int	spawnd_posix_spawn_file_actions_addopen(
+	    spawnd_posix_spawn_file_actions_t *fa, int fd, const char *path,
+	    int oflag, mode_t mode);
+int	spawnd_posix_spawn_file_actions_addclose(
+	    spawnd_posix_spawn_file_actions_t *fa, int fd);
+int	spawnd_posix_spawn_file_actions_adddup2(
+	    spawnd_posix_spawn_file_actions_t *fa, int fd, int newfd);
+int	spawnd_posix_spawn_file_actions_addchdir(
+	    spawnd_posix_spawn_file_actions_t *fa, const char *path);
+int	spawnd_posix_spawn_file_actions_addchdir_np(
+	    spawnd_posix_spawn_file_actions_t *fa, const char *path);
+int	spawnd_posix_spawn_file_actions_addfchdir(
+	    spawnd_posix_spawn_file_actions_t *fa, int fd);
+int	spawnd_posix_spawn_file_actions_addfchdir_np(
+	    spawnd_posix_spawn_file_actions_t *fa, int fd);
+int	spawnd_posix_spawn_file_actions_addclosefrom_np(
+	    spawnd_posix_spawn_file_actions_t *fa, int from);
+int	spawnd_posix_spawn_file_actions_addtcsetpgrp_np(
+	    spawnd_posix_spawn_file_actions_t *fa, int fd);
+
+int	spawnd_posix_spawnattr_init(spawnd_posix_spawnattr_t *attr);
+int	spawnd_posix_spawnattr_destroy(spawnd_posix_spawnattr_t *attr);
+int	spawnd_posix_spawnattr_setflags(spawnd_posix_spawnattr_t *attr,
+	    short flags);
+int	spawnd_posix_spawnattr_getflags(const spawnd_posix_spawnattr_t *attr,
+	    short *flags);
+int	spawnd_posix_spawnattr_setpgroup(spawnd_posix_spawnattr_t *attr,
+	    pid_t pgroup);
+int	spawnd_posix_spawnattr_getpgroup(const spawnd_posix_spawnattr_t *attr,
+	    pid_t *pgroup);
+int	spawnd_posix_spawnattr_setsigmask(spawnd_posix_spawnattr_t *attr,
+	    const sigset_t *sigmask);
+int	spawnd_posix_spawnattr_getsigmask(const spawnd_posix_spawnattr_t *attr,
+	    sigset_t *sigmask);
+int	spawnd_posix_spawnattr_setsigdefault(spawnd_posix_spawnattr_t *attr,
+	    const sigset_t *sigdefault);
+int	spawnd_posix_spawnattr_getsigdefault(
+	    const spawnd_posix_spawnattr_t *attr, sigset_t *sigdefault);
+int	spawnd_posix_spawnattr_setschedpolicy(spawnd_posix_spawnattr_t *attr,
+	    int policy);
+int	spawnd_posix_spawnattr_getschedpolicy(
+	    const spawnd_posix_spawnattr_t *attr, int *policy);
+int	spawnd_posix_spawnattr_setschedparam(spawnd_posix_spawnattr_t *attr,
+	    const struct sched_param *param);
+int	spawnd_posix_spawnattr_getschedparam(
+	    const spawnd_posix_spawnattr_t *attr, struct sched_param *param);
+/*
+ * spawnd's own: tie the child to the calling process (tied != 0): it is
+ * stopped (SIGTERM, then SIGKILL after grace_ms, 0 = 5000) when the
+ * caller's connection for it closes, that is when the caller exits.
+ */
+int	spawnd_posix_spawnattr_settied_np(spawnd_posix_spawnattr_t *attr,
+	    int tied, unsigned int grace_ms);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
