@@ -1,0 +1,705 @@
+/*
+ * child.c: the only place that forks, and the reaper.
+ *
+ * A child is made with clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD), as glibc's
+ * posix_spawn does, but with a set-up written for a broker: the daemon
+ * knows which signal dispositions it changed, so the child resets only
+ * those instead of all 64; rlimits equal to the daemon's are not set again.
+ * The child shares our memory until it execs or exits, so it reports a
+ * failure (errno, step, action index) by writing into struct setup, and it
+ * may only make async-signal-safe calls and must not allocate.  Everything
+ * it needs is prepared here in the parent.
+ *
+ * Reaping uses the pidfd: it polls readable when the child has exited, and
+ * waitid(P_PIDFD) cannot reap a recycled pid.
+ */
+
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "spawnd-int.h"
+
+#ifndef PIDFD_SIGNAL_PROCESS_GROUP
+#define PIDFD_SIGNAL_PROCESS_GROUP	(1U << 2)
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC		(1U << 2)
+#endif
+
+#define CHILD_STACK_SIZE	(256 * 1024)
+#define CHILD_GRACE_MS		5000
+
+struct child {
+	TAILQ_ENTRY(child)	 entry;
+	struct conn		*conn;		/* NULL once orphaned */
+	uint32_t		 id;
+	pid_t			 pid;
+	int			 pidfd;
+	uint32_t		 flags;		/* PROTO_SPAWN_* */
+	uint32_t		 grace_ms;
+	int			 leader;	/* leads its process group */
+	int			 stopping;	/* SIGTERM sent */
+	struct event		*ev;		/* pidfd readable */
+	struct event		*timer;		/* timeout, then grace */
+};
+
+/* What the cloned child reads, and writes back on failure. */
+struct setup {
+	const struct proto_spawn *req;
+	const int		*fds;
+	int			 direct;	/* no source fd is a target */
+	int			 top;		/* first fd above every target */
+	int			 exec_fd;	/* lands at top, or -1 */
+	sigset_t		 mask;
+	const char		*path;		/* NULL: exec_fd */
+	const char		*search;	/* PATH for path search, or NULL */
+	int			 error;
+	int			 step;
+	int			 index;
+};
+
+static int	child_main(void *);
+static int	child_signals(const struct setup *);
+static int	child_ids(const struct setup *);
+static int	child_fds(const struct setup *);
+static int	child_keep(int, int);
+static int	child_action(const struct proto_action *);
+static void	child_exec(struct setup *);
+static void	child_search(const struct setup *, char *const *, int *);
+static void	child_prepare(struct setup *, const struct child_spec *);
+static int	child_cmp_fd(const void *, const void *);
+static void	child_reaped(int, short, void *);
+static void	child_timer(int, short, void *);
+static void	child_stop(struct child *);
+static void	child_free(struct child *);
+static void	child_fail(struct setup *, int, int);
+
+static TAILQ_HEAD(, child) children = TAILQ_HEAD_INITIALIZER(children);
+static char		*child_stack;
+static struct rlimit	 child_rlimits[PROTO_RLIMIT_COUNT];	/* ours now */
+static struct rlimit	 child_nofile;	/* RLIMIT_NOFILE as we found it */
+
+/*
+ * Allocates the clone stack once (CLONE_VFORK suspends us until the child
+ * execs, so one stack serves every spawn), records the daemon's rlimits
+ * and raises its own RLIMIT_NOFILE soft limit to the hard one: many
+ * connections need many fds, but children get the soft limit back.
+ */
+void
+child_init(void)
+{
+	int	 r;
+
+	child_stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (child_stack == MAP_FAILED)
+		fatal("mmap child stack");
+	for (r = 0; r < PROTO_RLIMIT_COUNT; r++)
+		if (getrlimit(r, &child_rlimits[r]) == -1)
+			fatal("getrlimit %d", r);
+	child_nofile = child_rlimits[RLIMIT_NOFILE];
+	if (child_nofile.rlim_cur < child_nofile.rlim_max) {
+		child_rlimits[RLIMIT_NOFILE].rlim_cur = child_nofile.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &child_rlimits[RLIMIT_NOFILE]))
+			log_warn("raising RLIMIT_NOFILE, ignoring");
+		(void)getrlimit(RLIMIT_NOFILE, &child_rlimits[RLIMIT_NOFILE]);
+	}
+}
+
+static void
+child_fail(struct setup *s, int step, int index)
+{
+	s->error = errno != 0 ? errno : EINVAL;
+	s->step = step;
+	s->index = index;
+}
+
+/* Runs in the cloned child: set-up in POSIX order, then exec. */
+static int
+child_main(void *arg)
+{
+	struct setup			*s = arg;
+	const struct proto_spawn	*req = s->req;
+	uint32_t			 i;
+	int				 step;
+
+	step = PROTO_STEP_SIGNALS;
+	if (child_signals(s) == -1)
+		goto fail;
+	step = PROTO_STEP_SETSID;
+	if ((req->flags & PROTO_SPAWN_SETSID) && setsid() == -1)
+		goto fail;
+	step = PROTO_STEP_PGROUP;
+	if ((req->has & PROTO_HAS_PGROUP) &&
+	    setpgid(0, (pid_t)req->pgroup) == -1)
+		goto fail;
+	if ((step = child_ids(s)) != PROTO_STEP_NONE)
+		goto fail;
+	if (req->has & PROTO_HAS_UMASK)
+		umask((mode_t)req->umask);
+	step = PROTO_STEP_CWD;
+	if (req->cwd_fd >= 0 && fchdir(s->fds[req->cwd_fd]) == -1)
+		goto fail;
+	if (req->cwd != NULL && chdir(req->cwd) == -1)
+		goto fail;
+	step = PROTO_STEP_FDS;
+	if (child_fds(s) == -1)
+		goto fail;
+	for (i = 0; i < req->nactions; i++)
+		if (child_action(&req->actions[i]) == -1) {
+			child_fail(s, PROTO_STEP_ACTION, (int)i);
+			return 127;
+		}
+	step = PROTO_STEP_SIGNALS;
+	if (sigprocmask(SIG_SETMASK, &s->mask, NULL) == -1)
+		goto fail;
+	child_exec(s);
+	return 127;
+fail:
+	child_fail(s, step, -1);
+	return 127;
+}
+
+/*
+ * Dispositions: every signal the daemon changed goes back to SIG_DFL, and
+ * the request's ignored signals to SIG_IGN; the rest already are SIG_DFL
+ * (main.c resets them at start-up).  Signals stay blocked until the end.
+ */
+static int
+child_signals(const struct setup *s)
+{
+	struct sigaction	 sa;
+	int			 sig;
+	uint64_t		 ign = s->req->sigign;
+
+	memset(&sa, 0, sizeof sa);
+	for (sig = 1; sig <= PROTO_MAX_SIG; sig++) {
+		int	 want_ign = (ign >> (sig - 1)) & 1;
+
+		if (!want_ign && !sigismember(&sd.sigchanged, sig))
+			continue;
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		sa.sa_handler = want_ign ? SIG_IGN : SIG_DFL;
+		if (sigaction(sig, &sa, NULL) == -1 && errno != EINVAL)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Scheduling, ids, rlimits and nice: the attributes POSIX applies.
+ * Returns the step that failed, or PROTO_STEP_NONE.
+ */
+static int
+child_ids(const struct setup *s)
+{
+	const struct proto_spawn	*req = s->req;
+	struct sched_param		 sp = { .sched_priority =
+					    req->sched_priority };
+	struct rlimit			 rl;
+	uint32_t			 i;
+	int				 nofile = 0;
+
+	if (req->flags & PROTO_SPAWN_SETSCHEDULER) {
+		if (sched_setscheduler(0, (int)req->sched_policy, &sp) == -1)
+			return PROTO_STEP_SCHED;
+	} else if ((req->has & PROTO_HAS_SCHED) &&
+	    sched_setparam(0, &sp) == -1)
+		return PROTO_STEP_SCHED;
+	/* Raw syscalls: glibc's set*id would signal every thread. */
+	if ((req->flags & PROTO_SPAWN_RESETIDS) &&
+	    (syscall(SYS_setresgid, -1, getgid(), -1) == -1 ||
+	    syscall(SYS_setresuid, -1, getuid(), -1) == -1))
+		return PROTO_STEP_RESETIDS;
+	for (i = 0; i < req->nrlimits; i++) {
+		const struct proto_rlimit	*r = &req->rlimits[i];
+
+		if (r->resource == RLIMIT_NOFILE)
+			nofile = 1;
+		rl.rlim_cur = r->cur == UINT64_MAX ? RLIM_INFINITY : r->cur;
+		rl.rlim_max = r->max == UINT64_MAX ? RLIM_INFINITY : r->max;
+		if (rl.rlim_cur == child_rlimits[r->resource].rlim_cur &&
+		    rl.rlim_max == child_rlimits[r->resource].rlim_max)
+			continue;
+		if (setrlimit((int)r->resource, &rl) == -1)
+			return PROTO_STEP_RLIMIT;
+	}
+	if (!nofile && child_nofile.rlim_cur !=
+	    child_rlimits[RLIMIT_NOFILE].rlim_cur &&
+	    setrlimit(RLIMIT_NOFILE, &child_nofile) == -1)
+		return PROTO_STEP_RLIMIT;
+	if ((req->has & PROTO_HAS_NICE) &&
+	    setpriority(PRIO_PROCESS, 0, req->nice) == -1)
+		return PROTO_STEP_NICE;
+	return PROTO_STEP_NONE;
+}
+
+/*
+ * Makes the fd table exactly the map.  The map is sorted by child fd.  When
+ * a source fd number is also a target, every source is first copied above
+ * all of them so no dup2 can clobber a source still needed.  Then all that
+ * is not a target (or the exec fd, kept at s->top) is closed.
+ */
+static int
+child_fds(const struct setup *s)
+{
+	const struct proto_spawn	*req = s->req;
+	int				 src, prev = -1;
+	uint32_t			 i;
+
+	if (s->exec_fd != -1 && child_keep(s->fds[s->exec_fd], s->top) == -1)
+		return -1;
+	for (i = 0; i < req->nfdmap; i++) {
+		src = s->fds[req->fdmap[i].index];
+		if (!s->direct) {
+			src = fcntl(src, F_DUPFD_CLOEXEC, s->top + 1);
+			if (src == -1)
+				return -1;
+		}
+		if (child_keep(src, req->fdmap[i].child_fd) == -1)
+			return -1;
+	}
+	for (i = 0; i < req->nfdmap; i++) {
+		int	 fd = req->fdmap[i].child_fd;
+
+		if (fd > prev + 1 &&
+		    close_range((unsigned)prev + 1, (unsigned)fd - 1, 0) == -1)
+			return -1;
+		prev = fd;
+	}
+	if (s->exec_fd != -1) {
+		if (s->top > prev + 1 && close_range((unsigned)prev + 1,
+		    (unsigned)s->top - 1, 0) == -1)
+			return -1;
+		prev = s->top;
+	}
+	return close_range((unsigned)prev + 1, ~0U, 0);
+}
+
+/* Puts a copy of src at dst, not close-on-exec. */
+static int
+child_keep(int src, int dst)
+{
+	if (src == dst)
+		return fcntl(dst, F_SETFD, 0);
+	return dup2(src, dst) == -1 ? -1 : 0;
+}
+
+/* One file action, as glibc's posix_spawn performs it. */
+static int
+child_action(const struct proto_action *a)
+{
+	int	 fd, flags;
+
+	switch (a->kind) {
+	case PROTO_ACT_OPEN:
+		fd = open(a->path, (int)a->oflags, (mode_t)a->mode);
+		if (fd == -1)
+			return -1;
+		if (fd != a->fd) {
+			if (dup2(fd, a->fd) == -1)
+				return -1;
+			(void)close(fd);
+		}
+		return 0;
+	case PROTO_ACT_CLOSE:
+		/* As glibc: closing a descriptor that is not open is fine. */
+		if (close(a->fd) == -1 && errno != EBADF)
+			return -1;
+		return 0;
+	case PROTO_ACT_DUP2:
+		if (a->fd != a->newfd)
+			return dup2(a->fd, a->newfd) == -1 ? -1 : 0;
+		if ((flags = fcntl(a->fd, F_GETFD)) == -1)
+			return -1;
+		return fcntl(a->fd, F_SETFD, flags & ~FD_CLOEXEC);
+	case PROTO_ACT_CHDIR:
+		return chdir(a->path);
+	case PROTO_ACT_FCHDIR:
+		return fchdir(a->fd);
+	case PROTO_ACT_CLOSEFROM:
+		return close_range((unsigned)a->fd, ~0U, 0);
+	case PROTO_ACT_TCSETPGRP:
+		return tcsetpgrp(a->fd, getpgrp());
+	}
+	errno = EINVAL;
+	return -1;
+}
+
+/* The last step: exec by fd, by path, or by a search of PATH. */
+static void
+child_exec(struct setup *s)
+{
+	char *const	*argv = s->req->argv;
+	char *const	*envp = s->req->envp;
+	int		 err = 0;
+
+	if (s->path == NULL) {
+		/*
+		 * An interpreter reopens a script through /dev/fd/N, so the
+		 * fd must survive exec for "#!" files; anything else gets it
+		 * close-on-exec and never sees it.
+		 */
+		char	 magic[2];
+
+		if (pread(s->top, magic, 2, 0) != 2 || magic[0] != '#' ||
+		    magic[1] != '!')
+			(void)fcntl(s->top, F_SETFD, FD_CLOEXEC);
+		(void)syscall(SYS_execveat, s->top, "", argv, envp,
+		    AT_EMPTY_PATH);
+	}
+	else if (s->search == NULL)
+		(void)execve(s->path, argv, envp);
+	else {
+		child_search(s, argv, &err);
+		errno = err;
+	}
+	child_fail(s, PROTO_STEP_EXEC, -1);
+}
+
+/*
+ * execvp's search: each entry of PATH in turn (empty = the cwd); ENOENT,
+ * ENOTDIR and the like go on to the next, EACCES is remembered, anything
+ * else stops.  Like glibc's posix_spawnp (and unlike execvp) there is no
+ * /bin/sh retry on ENOEXEC.
+ */
+static void
+child_search(const struct setup *s, char *const *argv, int *ret_err)
+{
+	const char	*p = s->search, *end;
+	size_t		 plen = strlen(s->path), dlen;
+	char		 buf[PATH_MAX];
+	int		 eacces = 0;
+
+	*ret_err = ENOENT;
+	for (;; p = end + 1) {
+		end = strchrnul(p, ':');
+		dlen = (size_t)(end - p);
+		if (dlen + 1 + plen + 1 > sizeof buf) {
+			*ret_err = ENAMETOOLONG;
+			if (*end == '\0')
+				break;
+			continue;
+		}
+		memcpy(buf, p, dlen);
+		if (dlen > 0)
+			buf[dlen++] = '/';
+		memcpy(buf + dlen, s->path, plen + 1);
+		(void)execve(buf, argv, s->req->envp);
+		switch (errno) {
+		case EACCES:
+			eacces = 1;
+			/* FALLTHROUGH */
+		case ENOENT: case ENOTDIR: case ESTALE: case ENODEV:
+		case ETIMEDOUT: case ENAMETOOLONG: case ELOOP:
+			break;
+		default:
+			*ret_err = errno;
+			return;
+		}
+		if (*end == '\0')
+			break;
+	}
+	if (eacces)
+		*ret_err = EACCES;
+}
+
+static int
+child_cmp_fd(const void *a, const void *b)
+{
+	const struct proto_fdmap	*x = a, *y = b;
+
+	return (x->child_fd > y->child_fd) - (x->child_fd < y->child_fd);
+}
+
+/* Everything the child needs, computed before the clone. */
+static void
+child_prepare(struct setup *s, const struct child_spec *spec)
+{
+	const struct proto_spawn	*req = spec->req;
+	uint32_t			 i;
+	size_t				 j;
+	int				 sig, maxsrc = -1;
+
+	memset(s, 0, sizeof *s);
+	s->req = req;
+	s->fds = spec->fds;
+	s->index = -1;
+	s->exec_fd = req->exec_fd;
+	/* The caller's map is ours to sort: it lives in req->alloc. */
+	qsort(req->fdmap, req->nfdmap, sizeof *req->fdmap, child_cmp_fd);
+	s->top = req->nfdmap ? req->fdmap[req->nfdmap - 1].child_fd + 1 : 0;
+	for (j = 0; j < spec->nfds; j++)
+		if (spec->fds[j] > maxsrc)
+			maxsrc = spec->fds[j];
+	s->direct = 1;
+	for (i = 0; i < req->nfdmap; i++)
+		for (j = 0; j < spec->nfds; j++)
+			if (spec->fds[j] == req->fdmap[i].child_fd)
+				s->direct = 0;
+	if (!s->direct && maxsrc >= s->top)
+		s->top = maxsrc + 1;
+	/*
+	 * The exec fd lands at top: above every target and source, and never
+	 * on 0..2, where it would pose as stdio.
+	 */
+	if (s->exec_fd != -1 && s->top <= maxsrc)
+		s->top = maxsrc + 1;
+	if (s->exec_fd != -1 && s->top < 3)
+		s->top = 3;
+	sigemptyset(&s->mask);
+	for (sig = 1; sig <= PROTO_MAX_SIG; sig++)
+		if ((req->sigmask >> (sig - 1)) & 1)
+			(void)sigaddset(&s->mask, sig);
+	if (req->exec_fd < 0) {
+		s->path = req->path != NULL ? req->path : req->argv[0];
+		if ((req->flags & PROTO_SPAWN_PATH_SEARCH) &&
+		    strchr(s->path, '/') == NULL) {
+			s->search = "/bin:/usr/bin";
+			for (i = 0; i < req->envc; i++)
+				if (strncmp(req->envp[i], "PATH=", 5) == 0)
+					s->search = req->envp[i] + 5;
+		}
+	}
+}
+
+/*
+ * Starts the child a request describes.  Returns 0 with *ret_child for a
+ * child that has exec'd, or -1 with *fail filled (the child's own errno and
+ * step, or the fork's).  The request's fds stay the caller's.
+ */
+int
+child_spawn(const struct child_spec *spec, struct conn *c, uint32_t id,
+    struct child **ret_child, struct proto_failed *fail)
+{
+	struct setup		 s;
+	struct child		*ch;
+	sigset_t		 all, old;
+	siginfo_t		 si;
+	int			 pidfd = -1, saved;
+	pid_t			 pid;
+
+	child_prepare(&s, spec);
+	if ((ch = calloc(1, sizeof *ch)) == NULL) {
+		fail->error = ENOMEM;
+		fail->step = PROTO_STEP_REQUEST;
+		return -1;
+	}
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid = clone(child_main, child_stack + CHILD_STACK_SIZE,
+	    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &s, &pidfd);
+	saved = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid == -1) {
+		free(ch);
+		fail->error = saved;
+		fail->step = PROTO_STEP_FORK;
+		return -1;
+	}
+	if (s.step != PROTO_STEP_NONE) {
+		/* The child has already called _exit: reap it now. */
+		(void)waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED);
+		(void)close(pidfd);
+		free(ch);
+		fail->error = s.error;
+		fail->step = (uint16_t)s.step;
+		fail->index = s.index < 0 ? PROTO_NO_INDEX : (uint32_t)s.index;
+		return -1;
+	}
+	ch->conn = c;
+	ch->id = id;
+	ch->pid = pid;
+	ch->pidfd = pidfd;
+	ch->flags = spec->req->flags;
+	ch->leader = (ch->flags & PROTO_SPAWN_SETSID) ||
+	    ((spec->req->has & PROTO_HAS_PGROUP) && spec->req->pgroup == 0);
+	ch->grace_ms = (spec->req->has & PROTO_HAS_GRACE) ?
+	    spec->req->grace_ms : CHILD_GRACE_MS;
+	ch->ev = event_new(sd.base, pidfd, EV_READ, child_reaped, ch);
+	ch->timer = evtimer_new(sd.base, child_timer, ch);
+	if (ch->ev == NULL || ch->timer == NULL || event_add(ch->ev, NULL)) {
+		/* Cannot watch it: do not lose it, kill and reap it now. */
+		log_warnx("cannot watch child %d, killing it", (int)pid);
+		(void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+		(void)waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED);
+		child_free(ch);
+		fail->error = ENOMEM;
+		fail->step = PROTO_STEP_REQUEST;
+		return -1;
+	}
+	if (spec->req->has & PROTO_HAS_TIMEOUT) {
+		struct timeval	 tv = { spec->req->timeout_ms / 1000,
+				    (spec->req->timeout_ms % 1000) * 1000 };
+
+		evtimer_add(ch->timer, &tv);
+	}
+	TAILQ_INSERT_TAIL(&children, ch, entry);
+	sd.nchildren++;
+	sd.spawns++;
+	*ret_child = ch;
+	return 0;
+}
+
+pid_t
+child_pid(const struct child *ch)
+{
+	return ch->pid;
+}
+
+int
+child_pidfd(const struct child *ch)
+{
+	return ch->pidfd;
+}
+
+uint32_t
+child_id(const struct child *ch)
+{
+	return ch->id;
+}
+
+/* The live child that request id of connection c started, if any. */
+struct child *
+child_find(const struct conn *c, uint32_t id)
+{
+	struct child	*ch;
+
+	TAILQ_FOREACH(ch, &children, entry)
+		if (ch->conn == c && ch->id == id)
+			return ch;
+	return NULL;
+}
+
+/*
+ * Signals the child, or the process group it leads, through its pidfd: a
+ * reaped child's pidfd fails with ESRCH, it never reaches a new process.
+ */
+int
+child_signal(struct child *ch, int sig, int group)
+{
+	unsigned int	 flags = 0;
+
+	if (group) {
+		if (!ch->leader)
+			return -EINVAL;
+		flags = PIDFD_SIGNAL_PROCESS_GROUP;
+	}
+	if (syscall(SYS_pidfd_send_signal, ch->pidfd, sig, NULL, flags) == -1)
+		return -errno;
+	return 0;
+}
+
+/* The pidfd is readable: the child has exited.  Reap and report it. */
+static void
+child_reaped(int fd, short what, void *arg)
+{
+	struct child		*ch = arg;
+	struct proto_exited	 m;
+	struct rusage		 ru;
+	siginfo_t		 si;
+	uint8_t			 buf[40];
+	size_t			 n;
+
+	(void)fd;
+	(void)what;
+	memset(&si, 0, sizeof si);
+	memset(&ru, 0, sizeof ru);
+	if (syscall(SYS_waitid, P_PIDFD, ch->pidfd, &si, WEXITED | WNOHANG,
+	    &ru) == -1 || si.si_pid == 0) {
+		log_warn("waitid child %d, retrying", (int)ch->pid);
+		event_add(ch->ev, NULL);
+		return;
+	}
+	if (ch->conn != NULL) {
+		m.pid = (uint32_t)ch->pid;
+		m.code = (uint32_t)si.si_code;
+		m.status = (uint32_t)si.si_status;
+		m.utime_us = (uint64_t)ru.ru_utime.tv_sec * 1000000 +
+		    (uint64_t)ru.ru_utime.tv_usec;
+		m.stime_us = (uint64_t)ru.ru_stime.tv_sec * 1000000 +
+		    (uint64_t)ru.ru_stime.tv_usec;
+		m.maxrss_kib = (uint64_t)ru.ru_maxrss;
+		n = proto_encode_exited(buf, &m);
+		conn_send(ch->conn, PROTO_EXITED, ch->id, buf, n, -1);
+		conn_child_gone(ch->conn, ch);
+	}
+	log_debug("child %d exited, code %d status %d", (int)ch->pid,
+	    si.si_code, si.si_status);
+	TAILQ_REMOVE(&children, ch, entry);
+	sd.nchildren--;
+	child_free(ch);
+}
+
+/* Timeout reached, or grace after SIGTERM over. */
+static void
+child_timer(int fd, short what, void *arg)
+{
+	struct child	*ch = arg;
+
+	(void)fd;
+	(void)what;
+	if (!ch->stopping)
+		child_stop(ch);
+	else
+		(void)child_signal(ch, SIGKILL,
+		    (ch->flags & PROTO_SPAWN_KILL_GROUP) != 0);
+}
+
+/* SIGTERM now, SIGKILL after the grace period. */
+static void
+child_stop(struct child *ch)
+{
+	struct timeval	 tv = { ch->grace_ms / 1000,
+			    (ch->grace_ms % 1000) * 1000 };
+
+	ch->stopping = 1;
+	(void)child_signal(ch, SIGTERM,
+	    (ch->flags & PROTO_SPAWN_KILL_GROUP) != 0);
+	evtimer_add(ch->timer, &tv);
+}
+
+/* Connection c is gone: its children are orphans, stopped unless detached. */
+void
+child_conn_closed(const struct conn *c)
+{
+	struct child	*ch;
+
+	TAILQ_FOREACH(ch, &children, entry) {
+		if (ch->conn != c)
+			continue;
+		ch->conn = NULL;
+		if (!(ch->flags & PROTO_SPAWN_DETACH) && !ch->stopping)
+			child_stop(ch);
+	}
+}
+
+static void
+child_free(struct child *ch)
+{
+	if (ch == NULL)
+		return;
+	if (ch->ev != NULL)
+		event_free(ch->ev);
+	if (ch->timer != NULL)
+		event_free(ch->timer);
+	if (ch->pidfd != -1)
+		(void)close(ch->pidfd);
+	free(ch);
+}

@@ -1,0 +1,585 @@
+/*
+ * conn.c: one struct conn per client.
+ *
+ * A connection reads whole frames (one datagram each), checks them, and
+ * dispatches them to one handler per message type.  Framing or ordering
+ * errors get a PROTO_ERROR and the connection is closed; a well-framed
+ * request the daemon cannot honour gets PROTO_FAILED and the connection
+ * lives on.  Replies are sent at once when the socket has room and queued
+ * otherwise (bounded: a client that never reads is dropped).  The fds that
+ * come with a frame are closed when its handler returns, whatever happened.
+ */
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include <event2/event.h>
+
+#include "fdio.h"
+#include "spawnd-int.h"
+
+#define CONN_FRAMES_PER_WAKE	32
+
+enum conn_state {
+	CONN_HELLO,		/* waiting for PROTO_HELLO */
+	CONN_READY,
+	CONN_CLOSING,		/* drop at the next chance */
+};
+
+/* A reply that did not fit in the socket: sent on EV_WRITE. */
+struct out {
+	TAILQ_ENTRY(out)	 entry;
+	int			 fd;		/* to attach, or -1 */
+	size_t			 len;
+	uint8_t			 data[];
+};
+
+struct conn {
+	TAILQ_ENTRY(conn)	 entry;
+	int			 fd;
+	uid_t			 uid;
+	pid_t			 pid;
+	enum conn_state		 state;
+	struct event		*rev;
+	struct event		*wev;
+	TAILQ_HEAD(, out)	 outq;
+	size_t			 outq_bytes;
+	unsigned int		 nchildren;
+	/* A spawn request arriving in several frames. */
+	int			 assembling;
+	uint32_t		 asm_id;
+	uint8_t			*asm_buf;
+	size_t			 asm_len;
+	size_t			 asm_cap;
+	int			*asm_fds;
+	size_t			 asm_nfds;
+};
+
+static void	conn_read(int, short, void *);
+static void	conn_write(int, short, void *);
+static int	conn_frame(struct conn *, const uint8_t *, size_t, int *,
+		    size_t);
+static int	conn_dispatch(struct conn *, const struct proto_hdr *,
+		    const uint8_t *, int *, size_t);
+static int	conn_hello(struct conn *, const struct proto_hdr *,
+		    const uint8_t *);
+static int	conn_spawn_frame(struct conn *, const struct proto_hdr *,
+		    const uint8_t *, int *, size_t);
+static int	conn_append(struct conn *, const uint8_t *, size_t);
+static void	conn_spawn(struct conn *, uint32_t, const uint8_t *, size_t,
+		    const int *, size_t);
+static void	conn_failed(struct conn *, uint32_t, int, int, uint32_t);
+static int	conn_kill(struct conn *, const struct proto_hdr *,
+		    const uint8_t *);
+static int	conn_ping(struct conn *, const struct proto_hdr *);
+static int	conn_error(struct conn *, uint32_t, int, const char *);
+static void	conn_asm_free(struct conn *);
+static void	conn_free(struct conn *);
+static void	conn_closing(struct conn *);
+
+static TAILQ_HEAD(, conn) conns = TAILQ_HEAD_INITIALIZER(conns);
+
+/* One frame at a time; single-threaded, so one buffer serves all. */
+static uint8_t	conn_rbuf[PROTO_MAX_FRAME];
+static int	conn_rfds[PROTO_MAX_FDS];
+
+/* Takes ownership of an accepted, non-blocking, close-on-exec socket. */
+void
+conn_new(int fd, uid_t uid, pid_t pid)
+{
+	struct conn	*c;
+
+	if ((c = calloc(1, sizeof *c)) == NULL) {
+		log_warn("connection from pid %d, dropping", (int)pid);
+		(void)close(fd);
+		return;
+	}
+	c->fd = fd;
+	c->uid = uid;
+	c->pid = pid;
+	c->state = CONN_HELLO;
+	TAILQ_INIT(&c->outq);
+	c->rev = event_new(sd.base, fd, EV_READ | EV_PERSIST, conn_read, c);
+	c->wev = event_new(sd.base, fd, EV_WRITE | EV_PERSIST, conn_write, c);
+	if (c->rev == NULL || c->wev == NULL || event_add(c->rev, NULL)) {
+		log_warnx("connection from pid %d: no memory, dropping",
+		    (int)pid);
+		if (c->rev != NULL)
+			event_free(c->rev);
+		if (c->wev != NULL)
+			event_free(c->wev);
+		(void)close(fd);
+		free(c);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&conns, c, entry);
+	sd.nconns++;
+	log_debug("connection from pid %d uid %u", (int)pid, (unsigned)uid);
+}
+
+unsigned int
+conn_count_uid(uid_t uid)
+{
+	struct conn	*c;
+	unsigned int	 n = 0;
+
+	TAILQ_FOREACH(c, &conns, entry)
+		if (c->uid == uid)
+			n++;
+	return n;
+}
+
+/* Reads up to CONN_FRAMES_PER_WAKE frames, so one client cannot starve. */
+static void
+conn_read(int fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+	ssize_t		 n;
+	size_t		 nfds;
+	int		 i;
+
+	(void)what;
+	for (i = 0; i < CONN_FRAMES_PER_WAKE; i++) {
+		if (c->state == CONN_CLOSING) {
+			conn_free(c);
+			return;
+		}
+		n = fdio_recv(fd, conn_rbuf, sizeof conn_rbuf, conn_rfds,
+		    PROTO_MAX_FDS, &nfds, MSG_DONTWAIT);
+		if (n == -EAGAIN)
+			return;
+		if (n == 0 || n == -ECONNRESET) {
+			conn_free(c);
+			return;
+		}
+		if (n < 0) {
+			(void)conn_error(c, 0, (int)-n, n == -EMSGSIZE ?
+			    "frame larger than the protocol allows" :
+			    "bad control data: truncated, or not SCM_RIGHTS");
+			return;
+		}
+		if (conn_frame(c, conn_rbuf, (size_t)n, conn_rfds, nfds) == -1)
+			return;
+	}
+}
+
+/*
+ * Checks one datagram and hands it on.  Returns -1 if the connection was
+ * freed.  The fds are closed here unless a handler took them.
+ */
+static int
+conn_frame(struct conn *c, const uint8_t *buf, size_t len, int *fds,
+    size_t nfds)
+{
+	struct proto_hdr	 hdr;
+	int			 r;
+
+	if ((r = proto_check_frame(buf, len, nfds, &hdr)) < 0) {
+		fdio_close_all(fds, nfds);
+		return conn_error(c, 0, -r, r == -EPROTONOSUPPORT ?
+		    "unsupported protocol version" : "malformed frame");
+	}
+	if (nfds > 0 && hdr.type != PROTO_SPAWN) {
+		fdio_close_all(fds, nfds);
+		return conn_error(c, hdr.id, EPROTO, "fds on a frame "
+		    "that takes none");
+	}
+	if (c->state == CONN_HELLO && hdr.type != PROTO_HELLO) {
+		fdio_close_all(fds, nfds);
+		return conn_error(c, hdr.id, EPROTO, "expected HELLO");
+	}
+	if (c->assembling && (hdr.type != PROTO_SPAWN ||
+	    hdr.id != c->asm_id)) {
+		fdio_close_all(fds, nfds);
+		return conn_error(c, hdr.id, EPROTO, "frame inside a "
+		    "continued spawn request");
+	}
+	return conn_dispatch(c, &hdr, buf + PROTO_HDR_SIZE, fds, nfds);
+}
+
+/* One handler per message type. */
+static int
+conn_dispatch(struct conn *c, const struct proto_hdr *hdr,
+    const uint8_t *payload, int *fds, size_t nfds)
+{
+	switch (hdr->type) {
+	case PROTO_HELLO:
+		if (c->state != CONN_HELLO)
+			return conn_error(c, hdr->id, EPROTO, "second HELLO");
+		return conn_hello(c, hdr, payload);
+	case PROTO_SPAWN:
+		return conn_spawn_frame(c, hdr, payload, fds, nfds);
+	case PROTO_KILL:
+		return conn_kill(c, hdr, payload);
+	case PROTO_PING:
+		return conn_ping(c, hdr);
+	}
+	return conn_error(c, hdr->id, EPROTO, "unknown message type");
+}
+
+static int
+conn_hello(struct conn *c, const struct proto_hdr *hdr, const uint8_t *p)
+{
+	struct proto_hello	 m;
+	struct proto_hello_ok	 ok;
+	uint8_t			 buf[16];
+	size_t			 n;
+
+	if (proto_decode_hello(p, hdr->length, &m) < 0)
+		return conn_error(c, hdr->id, EPROTO, "malformed HELLO");
+	if (m.min_version > PROTO_VERSION || m.max_version < PROTO_VERSION)
+		return conn_error(c, hdr->id, EPROTONOSUPPORT,
+		    "no common protocol version");
+	ok.version = PROTO_VERSION;
+	ok.pid = (uint32_t)getpid();
+	ok.max_request = PROTO_MAX_REQUEST;
+	ok.max_fds = PROTO_MAX_FDS;
+	n = proto_encode_hello_ok(buf, &ok);
+	c->state = CONN_READY;
+	conn_send(c, PROTO_HELLO_OK, hdr->id, buf, n, -1);
+	return 0;
+}
+
+/*
+ * A spawn frame.  A request in one frame is decoded in place; a longer one
+ * is gathered first, holding the first frame's fds until the last frame.
+ */
+static int
+conn_spawn_frame(struct conn *c, const struct proto_hdr *hdr,
+    const uint8_t *p, int *fds, size_t nfds)
+{
+	int	 more = (hdr->flags & PROTO_F_MORE) != 0;
+
+	if (!c->assembling && !more) {
+		conn_spawn(c, hdr->id, p, hdr->length, fds, nfds);
+		fdio_close_all(fds, nfds);
+		return 0;
+	}
+	if (c->assembling && nfds > 0) {
+		fdio_close_all(fds, nfds);
+		return conn_error(c, hdr->id, EPROTO,
+		    "fds on a continuation frame");
+	}
+	if (!c->assembling) {
+		c->assembling = 1;
+		c->asm_id = hdr->id;
+		if (nfds > 0 &&
+		    (c->asm_fds = malloc(nfds * sizeof *fds)) == NULL) {
+			fdio_close_all(fds, nfds);
+			return conn_error(c, hdr->id, ENOMEM, "out of memory");
+		}
+		memcpy(c->asm_fds, fds, nfds * sizeof *fds);
+		c->asm_nfds = nfds;
+	}
+	if (conn_append(c, p, hdr->length) == -1)
+		return conn_error(c, hdr->id, errno, errno == EMSGSIZE ?
+		    "spawn request too large" : "out of memory");
+	if (!more) {
+		conn_spawn(c, hdr->id, c->asm_buf, c->asm_len, c->asm_fds,
+		    c->asm_nfds);
+		conn_asm_free(c);
+	}
+	return 0;
+}
+
+static int
+conn_append(struct conn *c, const uint8_t *p, size_t len)
+{
+	size_t	 cap = c->asm_cap ? c->asm_cap : PROTO_MAX_FRAME;
+	uint8_t	*nbuf;
+
+	if (len > PROTO_MAX_REQUEST - c->asm_len) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	while (cap < c->asm_len + len)
+		cap *= 2;
+	if (cap != c->asm_cap) {
+		if ((nbuf = realloc(c->asm_buf, cap)) == NULL)
+			return -1;
+		c->asm_buf = nbuf;
+		c->asm_cap = cap;
+	}
+	memcpy(c->asm_buf + c->asm_len, p, len);
+	c->asm_len += len;
+	return 0;
+}
+
+/* Frees a partly gathered request, closing the fds it held. */
+static void
+conn_asm_free(struct conn *c)
+{
+	fdio_close_all(c->asm_fds, c->asm_nfds);
+	free(c->asm_fds);
+	free(c->asm_buf);
+	c->asm_fds = NULL;
+	c->asm_nfds = 0;
+	c->asm_buf = NULL;
+	c->asm_len = c->asm_cap = 0;
+	c->assembling = 0;
+}
+
+/*
+ * Decodes and runs one spawn request, replying STARTED or FAILED.  The
+ * request's fds stay the caller's.
+ */
+static void
+conn_spawn(struct conn *c, uint32_t id, const uint8_t *body, size_t len,
+    const int *fds, size_t nfds)
+{
+	struct proto_spawn	 req;
+	struct child_spec	 spec;
+	struct proto_failed	 fail;
+	struct proto_started	 st;
+	struct child		*ch;
+	uint8_t			 buf[4];
+	int			 r, leader;
+	char			 qbuf[128];
+
+	if ((r = proto_decode_spawn(body, len, nfds, &req)) < 0) {
+		conn_failed(c, id, -r, PROTO_STEP_REQUEST, PROTO_NO_INDEX);
+		return;
+	}
+	leader = (req.flags & PROTO_SPAWN_SETSID) ||
+	    ((req.has & PROTO_HAS_PGROUP) && req.pgroup == 0);
+	if ((req.flags & PROTO_SPAWN_KILL_GROUP) && !leader) {
+		conn_failed(c, id, EINVAL, PROTO_STEP_REQUEST, PROTO_NO_INDEX);
+		goto out;
+	}
+	if (c->nchildren >= sd.limits.children_per_conn ||
+	    sd.nchildren >= sd.limits.children) {
+		conn_failed(c, id, EAGAIN, PROTO_STEP_REQUEST, PROTO_NO_INDEX);
+		goto out;
+	}
+	spec.req = &req;
+	spec.fds = fds;
+	spec.nfds = nfds;
+	fail.index = PROTO_NO_INDEX;
+	if (child_spawn(&spec, c, id, &ch, &fail) == -1) {
+		log_debug("pid %d: spawn '%s' failed at %s: %s", (int)c->pid,
+		    log_quote(req.argv[0], qbuf, sizeof qbuf),
+		    proto_step_name(fail.step), strerror((int)fail.error));
+		conn_failed(c, id, (int)fail.error, fail.step, fail.index);
+		goto out;
+	}
+	c->nchildren++;
+	log_debug("pid %d: started '%s' as %d", (int)c->pid,
+	    log_quote(req.argv[0], qbuf, sizeof qbuf), (int)child_pid(ch));
+	st.pid = (uint32_t)child_pid(ch);
+	conn_send(c, PROTO_STARTED, id, buf, proto_encode_started(buf, &st),
+	    (req.flags & PROTO_SPAWN_NO_PIDFD) ? -1 : child_pidfd(ch));
+out:
+	proto_spawn_free(&req);
+}
+
+static void
+conn_failed(struct conn *c, uint32_t id, int error, int step, uint32_t index)
+{
+	struct proto_failed	 f;
+	uint8_t			 buf[12];
+
+	f.error = (uint32_t)error;
+	f.step = (uint16_t)step;
+	f.index = index;
+	conn_send(c, PROTO_FAILED, id, buf, proto_encode_failed(buf, &f), -1);
+}
+
+/* Signals a child of this connection, named by its spawn request id. */
+static int
+conn_kill(struct conn *c, const struct proto_hdr *hdr, const uint8_t *p)
+{
+	struct proto_kill	 m;
+	struct child		*ch;
+	int			 r;
+
+	if (proto_decode_kill(p, hdr->length, &m) < 0)
+		return conn_error(c, hdr->id, EPROTO, "malformed KILL");
+	if (m.signal < 1 || m.signal > PROTO_MAX_SIG ||
+	    (m.flags & ~(uint32_t)PROTO_KILL_GROUP) != 0) {
+		conn_failed(c, hdr->id, EINVAL, PROTO_STEP_REQUEST,
+		    PROTO_NO_INDEX);
+		return 0;
+	}
+	if ((ch = child_find(c, m.child)) == NULL)
+		r = -ESRCH;
+	else
+		r = child_signal(ch, (int)m.signal,
+		    (m.flags & PROTO_KILL_GROUP) != 0);
+	if (r < 0)
+		conn_failed(c, hdr->id, -r, PROTO_STEP_REQUEST,
+		    PROTO_NO_INDEX);
+	else
+		conn_send(c, PROTO_OK, hdr->id, NULL, 0, -1);
+	return 0;
+}
+
+static int
+conn_ping(struct conn *c, const struct proto_hdr *hdr)
+{
+	struct proto_pong	 m;
+	uint8_t			 buf[24];
+
+	if (hdr->length != 0)
+		return conn_error(c, hdr->id, EPROTO, "malformed PING");
+	m.pid = (uint32_t)getpid();
+	m.connections = sd.nconns;
+	m.children = sd.nchildren;
+	m.spawns = sd.spawns;
+	conn_send(c, PROTO_PONG, hdr->id, buf, proto_encode_pong(buf, &m), -1);
+	return 0;
+}
+
+/*
+ * The client broke the protocol: tell it why if the socket has room and
+ * nothing else is queued, then close.  Always returns -1.
+ */
+static int
+conn_error(struct conn *c, uint32_t id, int error, const char *why)
+{
+	struct proto_error	 m;
+	struct proto_buf	 b;
+
+	log_info("pid %d uid %u: %s, closing", (int)c->pid, (unsigned)c->uid,
+	    why);
+	if (TAILQ_EMPTY(&c->outq)) {
+		m.error = (uint32_t)error;
+		m.message = why;
+		proto_buf_init(&b);
+		proto_encode_error(&b, &m);
+		if (b.err == 0)
+			conn_send(c, PROTO_ERROR, id, b.data, b.len, -1);
+		proto_buf_free(&b);
+	}
+	conn_free(c);
+	return -1;
+}
+
+/*
+ * Sends a reply now if the socket has room, else queues it (with a dup of
+ * fd).  Never frees c: a broken or overfull connection is only marked, and
+ * freed from its own read callback.
+ */
+void
+conn_send(struct conn *c, uint16_t type, uint32_t id, const uint8_t *payload,
+    size_t len, int fd)
+{
+	struct proto_hdr	 hdr = { type, 0, (uint32_t)len, fd != -1, id };
+	struct iovec		 iov[2];
+	struct out		*o;
+	uint8_t			 h[PROTO_HDR_SIZE];
+	ssize_t			 n;
+
+	if (c->state == CONN_CLOSING)
+		return;
+	proto_encode_hdr(h, &hdr);
+	if (TAILQ_EMPTY(&c->outq)) {
+		iov[0].iov_base = h;
+		iov[0].iov_len = sizeof h;
+		iov[1].iov_base = (void *)(uintptr_t)payload;
+		iov[1].iov_len = len;
+		n = fdio_send(c->fd, iov, 2, &fd, fd != -1, MSG_DONTWAIT);
+		if (n >= 0)
+			return;
+		if (n != -EAGAIN) {
+			conn_closing(c);
+			return;
+		}
+	}
+	if (c->outq_bytes + sizeof h + len > sd.limits.outq_bytes ||
+	    (o = malloc(sizeof *o + sizeof h + len)) == NULL) {
+		log_warnx("pid %d: reply queue full, closing", (int)c->pid);
+		conn_closing(c);
+		return;
+	}
+	o->fd = fd == -1 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	o->len = sizeof h + len;
+	memcpy(o->data, h, sizeof h);
+	if (len > 0)
+		memcpy(o->data + sizeof h, payload, len);
+	TAILQ_INSERT_TAIL(&c->outq, o, entry);
+	c->outq_bytes += o->len;
+	event_add(c->wev, NULL);
+}
+
+/* The socket has room: send what is queued, in order. */
+static void
+conn_write(int fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+	struct out	*o;
+	struct iovec	 iov;
+	ssize_t		 n;
+
+	(void)what;
+	while ((o = TAILQ_FIRST(&c->outq)) != NULL) {
+		iov.iov_base = o->data;
+		iov.iov_len = o->len;
+		n = fdio_send(fd, &iov, 1, &o->fd, o->fd != -1, MSG_DONTWAIT);
+		if (n == -EAGAIN)
+			return;
+		if (n < 0) {
+			conn_free(c);
+			return;
+		}
+		TAILQ_REMOVE(&c->outq, o, entry);
+		c->outq_bytes -= o->len;
+		if (o->fd != -1)
+			(void)close(o->fd);
+		free(o);
+	}
+	event_del(c->wev);
+}
+
+/* Marks c to be freed from its read callback, which runs next. */
+static void
+conn_closing(struct conn *c)
+{
+	c->state = CONN_CLOSING;
+	event_active(c->rev, EV_READ, 0);
+}
+
+/* A child of c has been reaped. */
+void
+conn_child_gone(struct conn *c, struct child *ch)
+{
+	(void)ch;
+	c->nchildren--;
+}
+
+static void
+conn_free(struct conn *c)
+{
+	struct out	*o;
+
+	log_debug("connection from pid %d closed", (int)c->pid);
+	child_conn_closed(c);
+	while ((o = TAILQ_FIRST(&c->outq)) != NULL) {
+		TAILQ_REMOVE(&c->outq, o, entry);
+		if (o->fd != -1)
+			(void)close(o->fd);
+		free(o);
+	}
+	conn_asm_free(c);
+	event_free(c->rev);
+	event_free(c->wev);
+	(void)close(c->fd);
+	TAILQ_REMOVE(&conns, c, entry);
+	sd.nconns--;
+	free(c);
+	listener_resume();
+}
+
+/* Shutdown: close every connection (their tied children are stopped). */
+void
+conn_close_all(void)
+{
+	struct conn	*c;
+
+	while ((c = TAILQ_FIRST(&conns)) != NULL)
+		conn_free(c);
+}

@@ -1,0 +1,344 @@
+/*
+ * listener.c: the listening socket, from systemd or bound by hand, and
+ * accept() with peer checks and limits.
+ *
+ * Binding by hand must be race-free when two daemons start on one path: a
+ * lock file next to the socket (PATH.lock, opened read-only: the daemon
+ * holds no writable file) is flock()ed first, so exactly one daemon gets
+ * to look at, replace and bind the socket; the other exits.  A socket file
+ * that still answers connect() is live (systemd may own it) and is never
+ * removed.
+ */
+
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <systemd/sd-daemon.h>
+
+#include "fdio.h"
+#include "spawnd-int.h"
+
+#define LISTENER_ACCEPTS_PER_WAKE	64
+
+static void	listener_accept(int, short, void *);
+static void	listener_pause_done(int, short, void *);
+static void	listener_reject(int, int, const char *);
+static int	listener_admit(int, uid_t);
+static void	listener_check_dir(const char *);
+static void	listener_lock(const char *);
+static void	listener_clear_stale(const char *);
+static int	listener_bind(const char *);
+
+static int		 listener_fd = -1;
+static struct event	*listener_ev;
+static struct event	*listener_pause_ev;
+static int		 listener_paused;
+static char		*listener_path;		/* bound by us, to unlink */
+static struct stat	 listener_st;
+static int		 listener_lock_fd = -1;
+
+/*
+ * Returns systemd's socket when activated, or -1 when there is none.  Any
+ * other hand-over than one listening AF_UNIX SOCK_SEQPACKET is fatal: a
+ * misconfigured unit should fail loudly, not serve the wrong socket.
+ */
+int
+listener_open_activated(void)
+{
+	int	 n, fd = SD_LISTEN_FDS_START;
+
+	if ((n = sd_listen_fds(1)) < 0)
+		fatalx("sd_listen_fds: %s", strerror(-n));
+	if (n == 0)
+		return -1;
+	if (n > 1)
+		fatalx("systemd passed %d sockets, expected one", n);
+	if (sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) <= 0)
+		fatalx("systemd passed a socket that is not a listening "
+		    "AF_UNIX SOCK_SEQPACKET socket (use ListenSequentialPacket=)");
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
+		fatal("fcntl listening socket");
+	sd.activated = 1;
+	return fd;
+}
+
+/* Creates, locks, cleans and binds PATH; fatal on any refusal. */
+int
+listener_open_path(const char *path)
+{
+	struct sockaddr_un	 sun;
+
+	if (strlen(path) >= sizeof sun.sun_path)
+		fatalx("socket path too long (%zu bytes at most): %s",
+		    sizeof sun.sun_path - 1, path);
+	listener_check_dir(path);
+	listener_lock(path);
+	listener_clear_stale(path);
+	return listener_bind(path);
+}
+
+/*
+ * The directory must exist (or be created 0700) and be ours alone: anyone
+ * else who can write there could swap the socket under the clients.
+ */
+static void
+listener_check_dir(const char *path)
+{
+	char		*copy, *dir;
+	struct stat	 st;
+
+	if ((copy = strdup(path)) == NULL)
+		fatal("strdup");
+	dir = dirname(copy);
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+		fatal("cannot create %s", dir);
+	if (lstat(dir, &st) == -1)
+		fatal("%s", dir);
+	if (!S_ISDIR(st.st_mode))
+		fatalx("%s is not a directory (symbolic links are refused)",
+		    dir);
+	if (st.st_uid != geteuid())
+		fatalx("%s is owned by uid %u, not by us (uid %u)", dir,
+		    (unsigned)st.st_uid, (unsigned)geteuid());
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		fatalx("%s is writable by group or others; use a private "
+		    "directory such as $XDG_RUNTIME_DIR/spawnd", dir);
+	free(copy);
+}
+
+static void
+listener_lock(const char *path)
+{
+	char	*lock;
+
+	if (asprintf(&lock, "%s.lock", path) == -1)
+		fatal("asprintf");
+	listener_lock_fd = open(lock, O_RDONLY | O_CREAT | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (listener_lock_fd == -1)
+		fatal("%s", lock);
+	if (flock(listener_lock_fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK)
+			fatalx("another spawnd is already serving %s", path);
+		fatal("flock %s", lock);
+	}
+	free(lock);
+}
+
+/* Removes a dead socket file; refuses a live one or a non-socket. */
+static void
+listener_clear_stale(const char *path)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+	int			 fd;
+
+	if (lstat(path, &st) == -1) {
+		if (errno == ENOENT)
+			return;
+		fatal("%s", path);
+	}
+	if (!S_ISSOCK(st.st_mode))
+		fatalx("%s exists and is not a socket; refusing to replace it",
+		    path);
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path));
+	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) == -1)
+		fatal("socket");
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0 ||
+	    errno != ECONNREFUSED)
+		fatalx("%s is a live socket another server listens on", path);
+	(void)close(fd);
+	if (unlink(path) == -1 && errno != ENOENT)
+		fatal("cannot remove stale socket %s", path);
+	log_info("removed stale socket %s", path);
+}
+
+static int
+listener_bind(const char *path)
+{
+	struct sockaddr_un	 sun;
+	mode_t			 old;
+	int			 fd;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path));
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		fatal("socket");
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) == -1)
+		fatal("bind %s", path);
+	umask(old);
+	if (listen(fd, SOMAXCONN) == -1)
+		fatal("listen %s", path);
+	if (lstat(path, &listener_st) == -1)
+		fatal("%s", path);
+	if ((listener_path = strdup(path)) == NULL)
+		fatal("strdup");
+	return fd;
+}
+
+void
+listener_start(int fd)
+{
+	listener_fd = fd;
+	listener_ev = event_new(sd.base, fd, EV_READ | EV_PERSIST,
+	    listener_accept, NULL);
+	listener_pause_ev = evtimer_new(sd.base, listener_pause_done, NULL);
+	if (listener_ev == NULL || listener_pause_ev == NULL ||
+	    event_add(listener_ev, NULL) == -1)
+		fatalx("cannot watch the listening socket");
+}
+
+/*
+ * Accepts what is waiting.  Out of fds, accept() would fail forever while
+ * the socket stays readable: stop watching it for a second instead of
+ * spinning.
+ */
+static void
+listener_accept(int fd, short what, void *arg)
+{
+	struct ucred	 cred;
+	socklen_t	 len;
+	int		 i, cfd;
+
+	(void)what;
+	(void)arg;
+	for (i = 0; i < LISTENER_ACCEPTS_PER_WAKE; i++) {
+		cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd == -1) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE) {
+				struct timeval	 tv = { 1, 0 };
+
+				log_warn("accept, pausing for 1 s");
+				event_del(listener_ev);
+				evtimer_add(listener_pause_ev, &tv);
+				listener_paused = 1;
+			} else if (errno != EAGAIN)
+				log_warn("accept, ignoring");
+			return;
+		}
+		len = sizeof cred;
+		if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
+			log_warn("SO_PEERCRED, dropping connection");
+			(void)close(cfd);
+			continue;
+		}
+		if (listener_admit(cfd, cred.uid) == 0)
+			conn_new(cfd, cred.uid, cred.pid);
+	}
+}
+
+/* Serves our own uid and root only; enforces the connection limits. */
+static int
+listener_admit(int fd, uid_t uid)
+{
+	if (uid != sd.uid && uid != 0) {
+		log_info("refused connection from uid %u", (unsigned)uid);
+		listener_reject(fd, EACCES, "this spawnd serves another user");
+		return -1;
+	}
+	if (sd.nconns >= sd.limits.conns) {
+		log_warnx("connection limit (%u) reached, refusing",
+		    sd.limits.conns);
+		listener_reject(fd, EAGAIN, "too many connections");
+		return -1;
+	}
+	if (conn_count_uid(uid) >= sd.limits.conns_per_uid) {
+		log_warnx("uid %u: connection limit (%u) reached, refusing",
+		    (unsigned)uid, sd.limits.conns_per_uid);
+		listener_reject(fd, EAGAIN, "too many connections");
+		return -1;
+	}
+	return 0;
+}
+
+/* Best effort: tell the peer why, then close. */
+static void
+listener_reject(int fd, int error, const char *why)
+{
+	struct proto_hdr	 hdr = { PROTO_ERROR, 0, 0, 0, 0 };
+	struct proto_error	 m = { (uint32_t)error, why };
+	struct proto_buf	 b;
+	struct iovec		 iov[2];
+	uint8_t			 h[PROTO_HDR_SIZE];
+
+	proto_buf_init(&b);
+	proto_encode_error(&b, &m);
+	if (b.err == 0) {
+		hdr.length = (uint32_t)b.len;
+		proto_encode_hdr(h, &hdr);
+		iov[0].iov_base = h;
+		iov[0].iov_len = sizeof h;
+		iov[1].iov_base = b.data;
+		iov[1].iov_len = b.len;
+		(void)fdio_send(fd, iov, 2, NULL, 0, MSG_DONTWAIT);
+	}
+	proto_buf_free(&b);
+	(void)close(fd);
+}
+
+static void
+listener_pause_done(int fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	listener_resume();
+}
+
+/* An fd was freed, or the pause is over: accept again. */
+void
+listener_resume(void)
+{
+	if (!listener_paused || sd.quitting)
+		return;
+	listener_paused = 0;
+	evtimer_del(listener_pause_ev);
+	if (event_add(listener_ev, NULL) == -1)
+		log_warnx("cannot watch the listening socket again");
+}
+
+/*
+ * Stops listening.  A socket we bound is removed only if it is still the
+ * one we bound (same inode): we hold the lock, so nobody else bound it.
+ */
+void
+listener_close(void)
+{
+	struct stat	 st;
+
+	if (listener_ev != NULL)
+		event_free(listener_ev);
+	if (listener_pause_ev != NULL)
+		event_free(listener_pause_ev);
+	listener_ev = listener_pause_ev = NULL;
+	if (listener_fd != -1)
+		(void)close(listener_fd);
+	listener_fd = -1;
+	if (listener_path != NULL && lstat(listener_path, &st) == 0 &&
+	    st.st_ino == listener_st.st_ino && st.st_dev == listener_st.st_dev)
+		(void)unlink(listener_path);
+	free(listener_path);
+	listener_path = NULL;
+	if (listener_lock_fd != -1)
+		(void)close(listener_lock_fd);
+	listener_lock_fd = -1;
+}

@@ -1,0 +1,203 @@
+/*
+ * spawnd: a spawn broker.  Single-threaded, libevent, holds no writable
+ * file.  main.c: arguments, socket set-up, signals, sd_notify, the loop.
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <systemd/sd-daemon.h>
+
+#include "spawnd-int.h"
+
+#define SPAWND_VERSION_STR	"0.1.0"
+
+struct spawnd	 sd;
+
+static void	usage(FILE *, int) __attribute__((noreturn));
+static unsigned int parse_count(const char *, const char *);
+static const char *default_path(char *, size_t);
+static void	signals_init(void);
+static void	on_signal(int, short, void *);
+
+static void
+usage(FILE *f, int code)
+{
+	fprintf(f,
+"usage: spawnd [--socket PATH] [--debug] [limits...]\n"
+"\n"
+"Spawn broker: forks and execs on behalf of clients of libspawnd and\n"
+"spawnctl.  Under systemd socket activation the socket comes from systemd;\n"
+"otherwise it is bound at PATH (default $XDG_RUNTIME_DIR/spawnd/socket, or\n"
+"/run/spawnd/socket for root).\n"
+"\n"
+"  -s, --socket PATH                 listen on PATH\n"
+"  -d, --debug                       log every connection and spawn\n"
+"      --max-connections N           in total (default 1024)\n"
+"      --max-connections-per-uid N   (default 256)\n"
+"      --max-children N              running children in total (4096)\n"
+"      --max-children-per-connection N  (default 1024)\n"
+"      --max-queue BYTES             unsent replies per connection (1 MiB)\n"
+"  -V, --version\n"
+"  -h, --help\n");
+	exit(code);
+}
+
+static unsigned int
+parse_count(const char *opt, const char *s)
+{
+	char		*end;
+	unsigned long	 v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v == 0 || v > INT_MAX)
+		fatalx("%s: expected a positive number, got '%s'", opt, s);
+	return (unsigned int)v;
+}
+
+static const char *
+default_path(char *buf, size_t len)
+{
+	const char	*rt;
+
+	if (geteuid() == 0)
+		return "/run/spawnd/socket";
+	if ((rt = getenv("XDG_RUNTIME_DIR")) == NULL || *rt == '\0')
+		fatalx("no --socket and XDG_RUNTIME_DIR is not set");
+	if ((size_t)snprintf(buf, len, "%s/spawnd/socket", rt) >= len)
+		fatalx("XDG_RUNTIME_DIR too long");
+	return buf;
+}
+
+/*
+ * Children must start from default dispositions and an empty mask, whatever
+ * we inherited (nohup, a shell ignoring SIGINT, a parent ignoring SIGCHLD,
+ * which would also break reaping).  Reset everything once here; the clone
+ * child then only undoes what sd.sigchanged records.
+ */
+static void
+signals_init(void)
+{
+	struct sigaction	 sa;
+	sigset_t		 none;
+	int			 sig;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&sd.sigchanged);
+	sigaddset(&sd.sigchanged, SIGPIPE);
+	sigaddset(&sd.sigchanged, SIGTERM);
+	sigaddset(&sd.sigchanged, SIGINT);
+	sigaddset(&sd.sigchanged, SIGHUP);
+}
+
+static void
+on_signal(int sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	if (sig == SIGHUP) {
+		log_info("SIGHUP: nothing to reload");
+		return;
+	}
+	log_info("%s, stopping", strsignal(sig));
+	(void)sd_notify(0, "STOPPING=1");
+	sd.quitting = 1;
+	event_base_loopbreak(sd.base);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option	 opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "max-connections", required_argument, NULL, 1 },
+		{ "max-connections-per-uid", required_argument, NULL, 2 },
+		{ "max-children", required_argument, NULL, 3 },
+		{ "max-children-per-connection", required_argument, NULL, 4 },
+		{ "max-queue", required_argument, NULL, 5 },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*path = NULL;
+	char		 pbuf[PATH_MAX];
+	struct event	*sigev[3];
+	int		 ch, debug = 0, fd, i;
+	const int	 sigs[3] = { SIGTERM, SIGINT, SIGHUP };
+
+	sd.limits.conns = 1024;
+	sd.limits.conns_per_uid = 256;
+	sd.limits.children = 4096;
+	sd.limits.children_per_conn = 1024;
+	sd.limits.outq_bytes = 1 << 20;
+	while ((ch = getopt_long(argc, argv, "s:dVh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's': path = optarg; break;
+		case 'd': debug = 1; break;
+		case 1: sd.limits.conns = parse_count("--max-connections",
+		    optarg); break;
+		case 2: sd.limits.conns_per_uid = parse_count(
+		    "--max-connections-per-uid", optarg); break;
+		case 3: sd.limits.children = parse_count("--max-children",
+		    optarg); break;
+		case 4: sd.limits.children_per_conn = parse_count(
+		    "--max-children-per-connection", optarg); break;
+		case 5: sd.limits.outq_bytes = parse_count("--max-queue",
+		    optarg); break;
+		case 'V': printf("spawnd %s\n", SPAWND_VERSION_STR); exit(0);
+		case 'h': usage(stdout, 0);
+		default: usage(stderr, 2);
+		}
+	}
+	if (optind != argc)
+		usage(stderr, 2);
+
+	log_init(debug);
+	signals_init();
+	sd.uid = geteuid();
+	child_init();
+	if ((sd.base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+
+	if ((fd = listener_open_activated()) == -1)
+		fd = listener_open_path(path != NULL ? path :
+		    default_path(pbuf, sizeof pbuf));
+	else if (path != NULL)
+		log_warnx("socket-activated: ignoring --socket %s", path);
+	listener_start(fd);
+	for (i = 0; i < 3; i++) {
+		sigev[i] = evsignal_new(sd.base, sigs[i], on_signal, NULL);
+		if (sigev[i] == NULL || evsignal_add(sigev[i], NULL) == -1)
+			fatalx("cannot watch signal %d", sigs[i]);
+	}
+
+	(void)sd_notify(0, "READY=1\nSTATUS=Serving");
+	log_info("serving%s, pid %d", sd.activated ? " (socket-activated)" :
+	    "", (int)getpid());
+	if (event_base_dispatch(sd.base) == -1)
+		fatalx("event loop failed");
+
+	listener_close();
+	conn_close_all();
+	for (i = 0; i < 3; i++)
+		event_free(sigev[i]);
+	event_base_free(sd.base);
+	return 0;
+}

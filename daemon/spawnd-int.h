@@ -1,0 +1,87 @@
+/*
+ * spawnd daemon internals: one block per .c file.
+ */
+
+#ifndef SPAWND_INT_H
+#define SPAWND_INT_H
+
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+struct event_base;
+struct conn;
+struct child;
+
+/* Limits a client cannot exceed; defaults in main.c, set by flags. */
+struct limits {
+	unsigned int	 conns;		/* connections in total */
+	unsigned int	 conns_per_uid;
+	unsigned int	 children;	/* running children in total */
+	unsigned int	 children_per_conn;
+	size_t		 outq_bytes;	/* unsent replies per connection */
+};
+
+/* The daemon's state: single-threaded, so one instance, reached as sd. */
+struct spawnd {
+	struct event_base	*base;
+	struct limits		 limits;
+	uid_t			 uid;		/* serve this uid (and root) */
+	int			 activated;	/* socket from systemd */
+	int			 quitting;
+	unsigned int		 nconns;
+	unsigned int		 nchildren;
+	uint64_t		 spawns;
+	sigset_t		 sigchanged;	/* dispositions not SIG_DFL */
+};
+extern struct spawnd	 sd;
+
+/* log.c */
+void	log_init(int debug);
+void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	fatal(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+void	fatalx(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+const char *log_quote(const char *s, char *buf, size_t len);
+
+/* listener.c */
+int	listener_open_path(const char *path);
+int	listener_open_activated(void);
+void	listener_start(int fd);
+void	listener_resume(void);
+void	listener_close(void);
+
+/* conn.c */
+void	conn_new(int fd, uid_t uid, pid_t pid);
+void	conn_send(struct conn *c, uint16_t type, uint32_t id,
+	    const uint8_t *payload, size_t len, int fd);
+void	conn_child_gone(struct conn *c, struct child *ch);
+void	conn_close_all(void);
+unsigned int conn_count_uid(uid_t uid);
+
+/* child.c */
+struct child_spec {
+	const struct proto_spawn *req;
+	const int		*fds;	/* the request's passed fds */
+	size_t			 nfds;
+};
+void	child_init(void);
+int	child_spawn(const struct child_spec *spec, struct conn *c,
+	    uint32_t id, struct child **ret_child, struct proto_failed *fail);
+pid_t	child_pid(const struct child *ch);
+int	child_pidfd(const struct child *ch);
+uint32_t child_id(const struct child *ch);
+struct child *child_find(const struct conn *c, uint32_t id);
+int	child_signal(struct child *ch, int sig, int group);
+void	child_conn_closed(const struct conn *c);
+
+#endif
