@@ -1,0 +1,22 @@
+#!/bin/sh
+# Installs, on Debian 12, what building and testing spawnd needs, and only
+# what is missing.  Idempotent; needs root (or sudo) only when it installs.
+set -eu
+
+pkgs="gcc make pkg-config libevent-dev libsystemd-dev systemd procps"
+[ "${1-}" = "--ci" ] && pkgs="$pkgs valgrind cppcheck clang libclang-rt-14-dev groff-base"
+
+missing=
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: installing:$missing" >&2
+sudo=
+[ "$(id -u)" -ne 0 ] && sudo=sudo
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# shellcheck disable=SC2086
+$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
