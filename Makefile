@@ -40,7 +40,7 @@ XLDFLAGS	:= $(SAN)
 
 PROTO_SRC	:= proto/proto.c proto/fdio.c
 DAEMON_SRC	:= daemon/main.c daemon/listener.c daemon/conn.c daemon/child.c \
-		   daemon/log.c
+		   daemon/log.c daemon/notify.c
 LIB_SRC		:= client/client.c client/posix.c
 CTL_SRC		:= client/spawnctl.c
 

@@ -553,6 +553,7 @@ child_spawn(const struct child_spec *spec, struct conn *c, uint32_t id,
 	TAILQ_INSERT_TAIL(&children, ch, entry);
 	sd.nchildren++;
 	sd.spawns++;
+	notify_changed();
 	*ret_child = ch;
 	return 0;
 }
@@ -645,6 +646,7 @@ child_reaped(int fd, short what, void *arg)
 	TAILQ_REMOVE(&children, ch, entry);
 	sd.nchildren--;
 	child_free(ch);
+	notify_changed();
 }
 
 /* Timeout reached, or grace after SIGTERM over. */

@@ -119,6 +119,7 @@ conn_new(int fd, uid_t uid, pid_t pid)
 	}
 	TAILQ_INSERT_TAIL(&conns, c, entry);
 	sd.nconns++;
+	notify_changed();
 	log_debug("connection from pid %d uid %u", (int)pid, (unsigned)uid);
 }
 
@@ -572,6 +573,7 @@ conn_free(struct conn *c)
 	sd.nconns--;
 	free(c);
 	listener_resume();
+	notify_changed();
 }
 
 /* Shutdown: close every connection (their tied children are stopped). */

@@ -16,6 +16,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -314,6 +315,15 @@ listener_resume(void)
 	evtimer_del(listener_pause_ev);
 	if (event_add(listener_ev, NULL) == -1)
 		log_warnx("cannot watch the listening socket again");
+}
+
+/* Is a client waiting to be accepted? */
+int
+listener_pending(void)
+{
+	struct pollfd	 pfd = { listener_fd, POLLIN, 0 };
+
+	return listener_fd != -1 && poll(&pfd, 1, 0) == 1;
 }
 
 /*

@@ -45,6 +45,8 @@ usage(FILE *f, int code)
 "      --max-children N              running children in total (4096)\n"
 "      --max-children-per-connection N  (default 1024)\n"
 "      --max-queue BYTES             unsent replies per connection (1 MiB)\n"
+"      --exit-idle-time SECONDS      exit after SECONDS without connections\n"
+"                                    or children (for socket activation)\n"
 "  -V, --version\n"
 "  -h, --help\n");
 	exit(code);
@@ -116,6 +118,13 @@ on_signal(int sig, short what, void *arg)
 		return;
 	}
 	log_info("%s, stopping", strsignal(sig));
+	daemon_quit();
+}
+
+/* Leaves the loop; main() then closes everything. */
+void
+daemon_quit(void)
+{
 	(void)sd_notify(0, "STOPPING=1");
 	sd.quitting = 1;
 	event_base_loopbreak(sd.base);
@@ -132,6 +141,7 @@ main(int argc, char **argv)
 		{ "max-children", required_argument, NULL, 3 },
 		{ "max-children-per-connection", required_argument, NULL, 4 },
 		{ "max-queue", required_argument, NULL, 5 },
+		{ "exit-idle-time", required_argument, NULL, 6 },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -140,6 +150,7 @@ main(int argc, char **argv)
 	char		 pbuf[PATH_MAX];
 	struct event	*sigev[3];
 	int		 ch, debug = 0, fd, i;
+	unsigned int	 idle = 0;
 	const int	 sigs[3] = { SIGTERM, SIGINT, SIGHUP };
 
 	sd.limits.conns = 1024;
@@ -161,6 +172,7 @@ main(int argc, char **argv)
 		    "--max-children-per-connection", optarg); break;
 		case 5: sd.limits.outq_bytes = parse_count("--max-queue",
 		    optarg); break;
+		case 6: idle = parse_count("--exit-idle-time", optarg); break;
 		case 'V': printf("spawnd %s\n", SPAWND_VERSION_STR); exit(0);
 		case 'h': usage(stdout, 0);
 		default: usage(stderr, 2);
@@ -188,7 +200,8 @@ main(int argc, char **argv)
 			fatalx("cannot watch signal %d", sigs[i]);
 	}
 
-	(void)sd_notify(0, "READY=1\nSTATUS=Serving");
+	notify_init(idle);
+	(void)sd_notify(0, "READY=1");
 	log_info("serving%s, pid %d", sd.activated ? " (socket-activated)" :
 	    "", (int)getpid());
 	if (event_base_dispatch(sd.base) == -1)
@@ -196,6 +209,7 @@ main(int argc, char **argv)
 
 	listener_close();
 	conn_close_all();
+	notify_free();
 	for (i = 0; i < 3; i++)
 		event_free(sigev[i]);
 	event_base_free(sd.base);

@@ -41,6 +41,14 @@ struct spawnd {
 };
 extern struct spawnd	 sd;
 
+/* main.c */
+void	daemon_quit(void);
+
+/* notify.c */
+void	notify_init(unsigned int idle_sec);
+void	notify_changed(void);
+void	notify_free(void);
+
 /* log.c */
 void	log_init(int debug);
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
@@ -58,6 +66,7 @@ int	listener_open_path(const char *path);
 int	listener_open_activated(void);
 void	listener_start(int fd);
 void	listener_resume(void);
+int	listener_pending(void);
 void	listener_close(void);
 
 /* conn.c */
