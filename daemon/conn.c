@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 #include <fcntl.h>
 
@@ -74,6 +75,8 @@ static int	conn_append(struct conn *, const uint8_t *, size_t);
 static void	conn_spawn(struct conn *, uint32_t, const uint8_t *, size_t,
 		    const int *, size_t);
 static void	conn_failed(struct conn *, uint32_t, int, int, uint32_t);
+static void	conn_log_spawn(const struct conn *, const struct proto_spawn *,
+		    pid_t, const struct proto_failed *);
 static int	conn_kill(struct conn *, const struct proto_hdr *,
 		    const uint8_t *);
 static int	conn_ping(struct conn *, const struct proto_hdr *);
@@ -340,7 +343,6 @@ conn_spawn(struct conn *c, uint32_t id, const uint8_t *body, size_t len,
 	struct child		*ch;
 	uint8_t			 buf[4];
 	int			 r, leader;
-	char			 qbuf[128];
 
 	if ((r = proto_decode_spawn(body, len, nfds, &req)) < 0) {
 		conn_failed(c, id, -r, PROTO_STEP_REQUEST, PROTO_NO_INDEX);
@@ -362,20 +364,47 @@ conn_spawn(struct conn *c, uint32_t id, const uint8_t *body, size_t len,
 	spec.nfds = nfds;
 	fail.index = PROTO_NO_INDEX;
 	if (child_spawn(&spec, c, id, &ch, &fail) == -1) {
-		log_debug("pid %d: spawn '%s' failed at %s: %s", (int)c->pid,
-		    log_quote(req.argv[0], qbuf, sizeof qbuf),
-		    proto_step_name(fail.step), strerror((int)fail.error));
+		conn_log_spawn(c, &req, -1, &fail);
 		conn_failed(c, id, (int)fail.error, fail.step, fail.index);
 		goto out;
 	}
 	c->nchildren++;
-	log_debug("pid %d: started '%s' as %d", (int)c->pid,
-	    log_quote(req.argv[0], qbuf, sizeof qbuf), (int)child_pid(ch));
+	conn_log_spawn(c, &req, child_pid(ch), NULL);
 	st.pid = (uint32_t)child_pid(ch);
 	conn_send(c, PROTO_STARTED, id, buf, proto_encode_started(buf, &st),
 	    (req.flags & PROTO_SPAWN_NO_PIDFD) ? -1 : child_pidfd(ch));
 out:
 	proto_spawn_free(&req);
+}
+
+/* With --debug: one journal entry per spawn, with structured fields. */
+static void
+conn_log_spawn(const struct conn *c, const struct proto_spawn *req,
+    pid_t pid, const struct proto_failed *fail)
+{
+	char		 f[5][160], q[128];
+	const char	*fields[6] = { f[0], f[1], f[2], f[3], NULL, NULL };
+	const char	*exe = req->path != NULL ? req->path : req->argv[0];
+
+	if (!log_debugging())
+		return;
+	(void)log_quote(exe, q, sizeof q);
+	(void)snprintf(f[0], sizeof f[0], "CLIENT_PID=%d", (int)c->pid);
+	(void)snprintf(f[1], sizeof f[1], "CLIENT_UID=%u", (unsigned)c->uid);
+	(void)snprintf(f[2], sizeof f[2], "EXECUTABLE=%s", q);
+	if (fail == NULL) {
+		(void)snprintf(f[3], sizeof f[3], "CHILD_PID=%d", (int)pid);
+		log_fields(LOG_DEBUG, fields, "pid %d: started '%s' as %d",
+		    (int)c->pid, q, (int)pid);
+		return;
+	}
+	(void)snprintf(f[3], sizeof f[3], "ERRNO=%u", fail->error);
+	(void)snprintf(f[4], sizeof f[4], "STEP=%s",
+	    proto_step_name(fail->step));
+	fields[4] = f[4];
+	log_fields(LOG_DEBUG, fields, "pid %d: '%s' failed at %s: %s",
+	    (int)c->pid, q, proto_step_name(fail->step),
+	    strerror((int)fail->error));
 }
 
 static void

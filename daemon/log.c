@@ -1,10 +1,12 @@
 /*
- * Logging to stderr.  Under systemd (JOURNAL_STREAM names our stderr) each
- * line carries a <N> priority prefix the journal understands; otherwise it
- * is prefixed with the program name.  Every call preserves errno.
+ * Logging.  Under systemd (JOURNAL_STREAM names our stderr) entries go to
+ * the journal natively, with PRIORITY and any extra fields (CLIENT_PID=,
+ * CHILD_PID=, EXECUTABLE=, ERRNO=...); otherwise lines go to stderr,
+ * prefixed with the program name.  Every call preserves errno.
  */
 
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #include <errno.h>
 #include <stdarg.h>
@@ -14,9 +16,14 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <systemd/sd-journal.h>
+
 #include "spawnd-int.h"
 
+#define LOG_MAX_FIELDS	8
+
 static void	log_vemit(int, const char *, va_list, int);
+static void	log_emit(int, const char *, const char *const *);
 
 static int	log_debug_on;
 static int	log_journal;
@@ -41,17 +48,70 @@ static void
 log_vemit(int pri, const char *fmt, va_list ap, int with_errno)
 {
 	char	 msg[1024];
+	size_t	 n;
 	int	 saved = errno;
 
 	(void)vsnprintf(msg, sizeof msg, fmt, ap);
-	if (log_journal)
-		fprintf(stderr, "<%d>%s", pri, msg);
-	else
-		fprintf(stderr, "spawnd: %s", msg);
-	if (with_errno)
-		fprintf(stderr, ": %s", strerror(saved));
-	fputc('\n', stderr);
+	if (with_errno && (n = strlen(msg)) < sizeof msg)
+		(void)snprintf(msg + n, sizeof msg - n, ": %s",
+		    strerror(saved));
+	log_emit(pri, msg, NULL);
 	errno = saved;
+}
+
+/* One entry: to the journal with its fields, or one line to stderr. */
+static void
+log_emit(int pri, const char *msg, const char *const *fields)
+{
+	struct iovec	 iov[3 + LOG_MAX_FIELDS];
+	char		 m[1100], p[16];
+	int		 n = 0;
+
+	if (!log_journal) {
+		fprintf(stderr, "spawnd: %s\n", msg);
+		return;
+	}
+	(void)snprintf(m, sizeof m, "MESSAGE=%s", msg);
+	(void)snprintf(p, sizeof p, "PRIORITY=%d", pri);
+	iov[n].iov_base = m;
+	iov[n++].iov_len = strlen(m);
+	iov[n].iov_base = p;
+	iov[n++].iov_len = strlen(p);
+	iov[n].iov_base = (void *)(uintptr_t)"SYSLOG_IDENTIFIER=spawnd";
+	iov[n++].iov_len = strlen("SYSLOG_IDENTIFIER=spawnd");
+	for (; fields != NULL && *fields != NULL && n < 3 + LOG_MAX_FIELDS;
+	    fields++) {
+		iov[n].iov_base = (void *)(uintptr_t)*fields;
+		iov[n++].iov_len = strlen(*fields);
+	}
+	if (sd_journal_sendv(iov, n) < 0)
+		fprintf(stderr, "<%d>%s\n", pri, msg);
+}
+
+/*
+ * An entry with structured fields ("KEY=value", NULL-terminated), for
+ * events about clients and children.  Debug entries only with --debug.
+ */
+void
+log_fields(int pri, const char *const *fields, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 msg[1024];
+	int	 saved = errno;
+
+	if (pri == LOG_DEBUG && !log_debug_on)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	log_emit(pri, msg, fields);
+	errno = saved;
+}
+
+int
+log_debugging(void)
+{
+	return log_debug_on;
 }
 
 void

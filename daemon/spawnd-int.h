@@ -51,6 +51,7 @@ void	notify_free(void);
 
 /* log.c */
 void	log_init(int debug);
+int	log_debugging(void);
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
@@ -59,6 +60,8 @@ void	fatal(const char *, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 void	fatalx(const char *, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
+void	log_fields(int, const char *const *, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
 const char *log_quote(const char *s, char *buf, size_t len);
 
 /* listener.c */
