@@ -67,8 +67,7 @@ BENCH_BIN	:= $(BENCH_SRC:%.c=$(B)/%)
 MAN_PAGES	:= $(wildcard man/*.[0-9])
 
 .DELETE_ON_ERROR:
-.PHONY: all check install uninstall clean demo bench asan ubsan check-asan \
-	fuzz lint
+.PHONY: all check install uninstall clean demo bench asan ubsan check-asan
 
 all: $(SPAWND) $(SPAWNCTL) $(B)/$(LIBNAME) $(PCFILE)
 
@@ -118,7 +117,7 @@ $(B)/bench/%: bench/%.c $(B)/$(LIBNAME)
 	$(CC) $(XCFLAGS) $(CFLAGS) -o $@ $< -L$(B) -lspawnd \
 	    -Wl,-rpath,'$$ORIGIN/..' -lpthread -lm $(XLDFLAGS) $(LDFLAGS)
 
-check: all $(TEST_BIN) $(BENCH_BIN)
+check: all $(TEST_BIN) $(BENCH_BIN) $(HELPER_BIN) $(FUZZ_REPLAY)
 	B=$(abspath $(B)) tests/run-tests.sh
 
 demo: all $(B)/bench/etxtbsy
@@ -166,5 +165,8 @@ uninstall:
 
 clean:
 	rm -rf build build-asan build-ubsan
+
+include tests/fuzz/fuzz.mk
+-include tests/tests.mk
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
