@@ -15,6 +15,7 @@
  */
 
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -140,6 +141,13 @@ child_main(void *arg)
 
 	step = PROTO_STEP_SIGNALS;
 	if (child_signals(s) == -1)
+		goto fail;
+	/*
+	 * A tied child must not outlive a daemon that dies without closing
+	 * its connections (SIGKILL, crash): nobody could stop it then.
+	 */
+	if (!(req->flags & PROTO_SPAWN_DETACH) &&
+	    prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
 		goto fail;
 	step = PROTO_STEP_SETSID;
 	if ((req->flags & PROTO_SPAWN_SETSID) && setsid() == -1)

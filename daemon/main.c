@@ -3,7 +3,10 @@
  * file.  main.c: arguments, socket set-up, signals, sd_notify, the loop.
  */
 
+#include <sys/ioctl.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -25,6 +28,7 @@ static void	usage(FILE *, int) __attribute__((noreturn));
 static unsigned int parse_count(const char *, const char *);
 static const char *default_path(char *, size_t);
 static void	signals_init(void);
+static void	leave_terminal(void);
 static void	on_signal(int, short, void *);
 
 static void
@@ -108,6 +112,27 @@ signals_init(void)
 	sigaddset(&sd.sigchanged, SIGHUP);
 }
 
+/*
+ * Started by hand from a terminal, children would share our session and
+ * its controlling terminal: a child reading it from what is a background
+ * process group would stop with SIGTTIN, and the daemon with it.  Leave
+ * the session, or, as a process group leader (an interactive shell's
+ * "spawnd &"), at least give up the controlling terminal.
+ */
+static void
+leave_terminal(void)
+{
+	int	 fd;
+
+	if (setsid() != -1)
+		return;
+	if ((fd = open("/dev/tty", O_RDONLY | O_NOCTTY | O_CLOEXEC)) == -1)
+		return;
+	if (ioctl(fd, TIOCNOTTY) == -1)
+		log_warn("cannot give up the controlling terminal, ignoring");
+	(void)close(fd);
+}
+
 static void
 on_signal(int sig, short what, void *arg)
 {
@@ -188,9 +213,11 @@ main(int argc, char **argv)
 	if ((sd.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 
-	if ((fd = listener_open_activated()) == -1)
+	if ((fd = listener_open_activated()) == -1) {
+		leave_terminal();
 		fd = listener_open_path(path != NULL ? path :
 		    default_path(pbuf, sizeof pbuf));
+	}
 	else if (path != NULL)
 		log_warnx("socket-activated: ignoring --socket %s", path);
 	listener_start(fd);
