@@ -1,0 +1,689 @@
+/*
+ * spawnctl.c: the spawnd command.  "spawnctl run -- PROG ARGS..." runs a
+ * program through the daemon with spawnctl's own stdin, stdout, stderr,
+ * working directory and environment, forwards the signals a terminal or a
+ * supervisor sends, and ends as the program ended, so that it can stand in
+ * for the program in shells, pipelines and scripts.  It uses libspawnd's
+ * public API (spawnd.h) only.
+ */
+
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "spawnd.h"
+
+/* Exit codes: 125 for spawnctl's own failures as docker and podman do. */
+#define CTL_EXIT_USAGE		2
+#define CTL_EXIT_FAIL		125
+#define CTL_EXIT_NOEXEC		126	/* found but not runnable, as sh */
+#define CTL_EXIT_NOTFOUND	127
+
+#define CTL_CONNECT_MS		5000	/* bound on the version handshake */
+#define CTL_PING_MS		5000
+
+/* Long-only options; the values stay clear of the short ones. */
+enum {
+	OPT_SOCKET = 256,
+	OPT_CWD,
+	OPT_ENV,
+	OPT_UNSET,
+	OPT_CLEAR_ENV,
+	OPT_DETACH,
+	OPT_SETSID,
+	OPT_TIMEOUT
+};
+
+struct run_opts {
+	const char	 *socket;	/* NULL: the library's default */
+	const char	 *cwd;		/* NULL: spawnctl's, as a dirfd */
+	const char	**envops;	/* --env K=V and --unset K, in order */
+	size_t		  nenvops;
+	int		  clearenv;
+	unsigned int	  flags;	/* SPAWND_* request flags */
+	unsigned int	  timeout_ms;
+	char		**argv;		/* PROG ARGS... */
+};
+
+static void	 usage(FILE *, int) __attribute__((noreturn));
+static void	 run_usage(FILE *, int) __attribute__((noreturn));
+static void	 ping_usage(FILE *, int) __attribute__((noreturn));
+static void	 bad_option(const char *, char **, void (*)(FILE *, int));
+static int	 parse_timeout(const char *, unsigned int *);
+static int	 run_parse(int, char **, struct run_opts *);
+static int	 run_option(int, const char *, struct run_opts *);
+static const char **env_build(const struct run_opts *);
+static void	 env_apply(const char **, size_t *, const char *);
+static int	 run_request(const struct run_opts *, const char **,
+		     const int *, int, struct spawnd_req **);
+static int	 req_sigignore(struct spawnd_req *);
+static int	 ctl_connect(const char *, int, struct spawnd_client **);
+static int	 spawn_error(const char *, int, const struct spawnd_failure *,
+		     int);
+static void	 std_release(const int *);
+static int	 run_child(struct spawnd_client *, struct spawnd_child *,
+		     unsigned int, const int *);
+static int	 run_wait(struct spawnd_client *, struct spawnd_child *,
+		     unsigned int);
+static int	 signals_open(void);
+static void	 forward(int, struct spawnd_child *, unsigned int);
+static int	 exit_like(int);
+static int	 cmd_run(int, char **);
+static int	 cmd_ping(int, char **);
+
+static void
+usage(FILE *f, int code)
+{
+	fprintf(f,
+"usage: spawnctl [--help] [--version] command [args...]\n"
+"\n"
+"commands:\n"
+"  run [options] [--] prog [arg...]  run prog through spawnd, as if directly\n"
+"  ping [--socket path]              show spawnd's pid and counters\n"
+"  status [--socket path]            the same as ping\n"
+"\n"
+"'spawnctl command --help' describes a command's options.\n");
+	exit(code);
+}
+
+static void
+run_usage(FILE *f, int code)
+{
+	fprintf(f,
+"usage: spawnctl run [-p] [--socket path] [--cwd dir] [--env name=value]...\n"
+"           [--unset name]... [--clear-env] [--detach] [--setsid]\n"
+"           [--timeout seconds] [--] prog [arg...]\n"
+"\n"
+"Runs prog through spawnd with spawnctl's stdin, stdout, stderr, working\n"
+"directory and environment; exits as prog does (128+N if killed by signal\n"
+"N).  SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to prog.\n"
+"\n"
+"  --socket path      the daemon's socket (default: $SPAWND_SOCKET, else\n"
+"                     $XDG_RUNTIME_DIR/spawnd/socket, else\n"
+"                     " SPAWND_SYSTEM_SOCKET ")\n"
+"  --cwd dir          run prog in dir (relative to the current directory)\n"
+"  --env name=value   set a variable in prog's environment\n"
+"  --unset name       remove a variable from prog's environment\n"
+"  --clear-env        start from an empty environment, not spawnctl's\n"
+"  --detach           print prog's pid and exit; prog outlives spawnctl\n"
+"  --setsid           run prog in a new session; signals go to its group\n"
+"  --timeout seconds  stop prog after this long (SIGTERM, then SIGKILL)\n"
+"  -p, --path-search  search prog in $PATH (the default without a '/')\n"
+"\n"
+"Exit status: prog's, or 125 if spawnctl failed, 126 if prog could not be\n"
+"executed, 127 if it was not found.\n");
+	exit(code);
+}
+
+static void
+ping_usage(FILE *f, int code)
+{
+	fprintf(f,
+"usage: spawnctl ping [--socket path]\n"
+"       spawnctl status [--socket path]\n"
+"\n"
+"Prints spawnd's pid, connections, children and spawns, and the round trip\n"
+"time.  Exits 0 if spawnd answered, else 1.\n");
+	exit(code);
+}
+
+/*
+ * Reports what getopt refused (its own messages would be named after the
+ * command, "run:") and exits through use().  cmd: "" or " run".
+ */
+static void
+bad_option(const char *cmd, char **argv, void (*use)(FILE *, int))
+{
+	const char	*arg = argv[optind - 1];
+
+	if (strncmp(arg, "--", 2) == 0)
+		fprintf(stderr, "spawnctl%s: bad option or argument '%s'\n",
+		    cmd, arg);
+	else
+		fprintf(stderr, "spawnctl%s: bad option or argument '-%c'\n",
+		    cmd, optopt);
+	use(stderr, CTL_EXIT_USAGE);
+}
+
+/*
+ * Parses a positive decimal number of seconds ("5", "0.25", ".5") into
+ * milliseconds, rounding up so that a short timeout never becomes none.
+ * No strtod(): it takes hex, "inf", "nan" and the locale's radix.
+ */
+static int
+parse_timeout(const char *s, unsigned int *ret_ms)
+{
+	unsigned long long	 ms = 0;
+	unsigned int		 scale = 100, rest = 0, ndigits = 0;
+
+	for (; *s >= '0' && *s <= '9'; s++, ndigits++) {
+		ms = ms * 10 + (unsigned int)(*s - '0');
+		if (ms > UINT_MAX / 1000)
+			return -ERANGE;
+	}
+	ms *= 1000;
+	if (*s == '.') {
+		for (s++; *s >= '0' && *s <= '9'; s++, ndigits++) {
+			ms += (unsigned int)(*s - '0') * scale;
+			if (scale == 0 && *s != '0')
+				rest = 1;
+			scale /= 10;
+		}
+	}
+	if (ndigits == 0 || *s != '\0')
+		return -EINVAL;
+	ms += rest;
+	if (ms == 0)
+		return -EINVAL;
+	if (ms > UINT_MAX)
+		return -ERANGE;
+	*ret_ms = (unsigned int)ms;
+	return 0;
+}
+
+/* Returns -1 to go on, or an exit code. */
+static int
+run_parse(int argc, char **argv, struct run_opts *o)
+{
+	static const struct option	 opts[] = {
+		{ "socket",	 required_argument, NULL, OPT_SOCKET },
+		{ "cwd",	 required_argument, NULL, OPT_CWD },
+		{ "env",	 required_argument, NULL, OPT_ENV },
+		{ "unset",	 required_argument, NULL, OPT_UNSET },
+		{ "clear-env",	 no_argument,	    NULL, OPT_CLEAR_ENV },
+		{ "detach",	 no_argument,	    NULL, OPT_DETACH },
+		{ "setsid",	 no_argument,	    NULL, OPT_SETSID },
+		{ "timeout",	 required_argument, NULL, OPT_TIMEOUT },
+		{ "path-search", no_argument,	    NULL, 'p' },
+		{ "help",	 no_argument,	    NULL, 'h' },
+		{ NULL,		 0,		    NULL, 0 }
+	};
+	int				 ch;
+
+	if ((o->envops = calloc((size_t)argc, sizeof *o->envops)) == NULL)
+		err(CTL_EXIT_FAIL, "calloc");
+	optind = 0;	/* glibc: start afresh, argv[0] is "run" */
+	while ((ch = getopt_long(argc, argv, "+:hp", opts, NULL)) != -1) {
+		if (ch == 'h')
+			run_usage(stdout, 0);
+		if (ch == '?' || ch == ':')
+			bad_option(" run", argv, run_usage);
+		if (run_option(ch, optarg, o) != 0)
+			return CTL_EXIT_USAGE;
+	}
+	if (optind == argc) {
+		fprintf(stderr, "spawnctl run: no program given\n");
+		run_usage(stderr, CTL_EXIT_USAGE);
+	}
+	o->argv = argv + optind;
+	if (o->argv[0][0] == '\0') {
+		fprintf(stderr, "spawnctl run: empty program name\n");
+		return CTL_EXIT_USAGE;
+	}
+	/* As a shell does: a name without '/' is looked for in $PATH. */
+	if (strchr(o->argv[0], '/') == NULL)
+		o->flags |= SPAWND_PATH_SEARCH;
+	return -1;
+}
+
+/* One option of run; returns 0 or -1 with a message. */
+static int
+run_option(int ch, const char *arg, struct run_opts *o)
+{
+	switch (ch) {
+	case OPT_SOCKET:	o->socket = arg; break;
+	case OPT_CWD:		o->cwd = arg; break;
+	case OPT_CLEAR_ENV:	o->clearenv = 1; break;
+	case OPT_DETACH:	o->flags |= SPAWND_DETACH; break;
+	case OPT_SETSID:
+		o->flags |= SPAWND_SETSID | SPAWND_KILL_GROUP;
+		break;
+	case 'p':		o->flags |= SPAWND_PATH_SEARCH; break;
+	case OPT_ENV:
+		if (arg[0] == '=' || strchr(arg, '=') == NULL)
+			goto bad;
+		o->envops[o->nenvops++] = arg;
+		break;
+	case OPT_UNSET:
+		if (arg[0] == '\0' || strchr(arg, '=') != NULL)
+			goto bad;
+		o->envops[o->nenvops++] = arg;
+		break;
+	case OPT_TIMEOUT:
+		if (parse_timeout(arg, &o->timeout_ms) != 0) {
+			fprintf(stderr, "spawnctl run: --timeout '%s': not a "
+			    "positive number of seconds (at most %u)\n", arg,
+			    UINT_MAX / 1000);
+			return -1;
+		}
+		break;
+	}
+	return 0;
+bad:
+	fprintf(stderr, "spawnctl run: %s '%s': %s\n", ch == OPT_ENV ?
+	    "--env" : "--unset", arg, ch == OPT_ENV ? "not name=value" :
+	    "not a variable name");
+	return -1;
+}
+
+/*
+ * The child's environment: spawnctl's (without entries lacking '=', which
+ * the protocol refuses) or none, then --env and --unset in the order given.
+ * The strings are borrowed; only the array is allocated.
+ */
+static const char **
+env_build(const struct run_opts *o)
+{
+	const char	**envp;
+	size_t		  n = 0, i;
+
+	if (!o->clearenv)
+		while (environ[n] != NULL)
+			n++;
+	if ((envp = calloc(n + o->nenvops + 1, sizeof *envp)) == NULL)
+		return NULL;
+	n = 0;
+	for (i = 0; !o->clearenv && environ[i] != NULL; i++)
+		if (strchr(environ[i], '=') != NULL)
+			envp[n++] = environ[i];
+	for (i = 0; i < o->nenvops; i++)
+		env_apply(envp, &n, o->envops[i]);
+	envp[n] = NULL;
+	return envp;
+}
+
+/* Removes op's name from envp, then adds op if it is "name=value". */
+static void
+env_apply(const char **envp, size_t *np, const char *op)
+{
+	size_t	len = strcspn(op, "="), i, j;
+
+	for (i = j = 0; i < *np; i++)
+		if (strncmp(envp[i], op, len) != 0 || envp[i][len] != '=')
+			envp[j++] = envp[i];
+	if (op[len] == '=')
+		envp[j++] = op;
+	*np = j;
+}
+
+/*
+ * Builds the request: argv, envp, the standard fds that are open (a closed
+ * one stays closed in the child, as with a direct exec), the cwd.  A
+ * relative --cwd is chdir'd to from spawnctl's cwd (dirfd), not the
+ * daemon's.  Returns 0 or an exit code with a message.
+ */
+static int
+run_request(const struct run_opts *o, const char **envp, const int *stdok,
+    int dirfd, struct spawnd_req **ret_req)
+{
+	struct spawnd_req	*req;
+	int			 rc, fd;
+
+	if ((rc = spawnd_req_new(&req)) < 0)
+		goto fail;
+	if ((rc = spawnd_req_set_argv(req, (const char *const *)o->argv)) < 0 ||
+	    (rc = spawnd_req_set_envp(req, envp)) < 0 ||
+	    (rc = spawnd_req_set_flags(req, o->flags)) < 0 ||
+	    (rc = req_sigignore(req)) < 0)
+		goto fail;
+	for (fd = 0; fd < 3; fd++)
+		if (stdok[fd] && (rc = spawnd_req_set_fd(req, fd, fd)) < 0)
+			goto fail;
+	if (o->cwd != NULL && o->cwd[0] == '/')
+		rc = spawnd_req_set_cwd(req, o->cwd);
+	else if ((rc = spawnd_req_set_cwd_fd(req, dirfd)) >= 0 &&
+	    o->cwd != NULL)
+		rc = spawnd_req_add_chdir(req, o->cwd);
+	if (rc < 0)
+		goto fail;
+	if (o->timeout_ms != 0 &&
+	    (rc = spawnd_req_set_timeout(req, o->timeout_ms)) < 0)
+		goto fail;
+	*ret_req = req;
+	return 0;
+fail:
+	warnx("%s: %s", o->argv[0], strerror(-rc));
+	spawnd_req_free(req);
+	return CTL_EXIT_FAIL;
+}
+
+/*
+ * Signals that spawnctl was started with ignored (nohup, "trap '' INT")
+ * stay ignored in the child, as they would across a direct exec.
+ */
+static int
+req_sigignore(struct spawnd_req *req)
+{
+	struct sigaction	 sa;
+	sigset_t		 set;
+	int			 sig;
+
+	sigemptyset(&set);
+	for (sig = 1; sig < NSIG; sig++)
+		if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+			sigaddset(&set, sig);
+	return spawnd_req_set_sigignore(req, &set);
+}
+
+/* Connects to path (NULL: the default); returns 0 or failcode. */
+static int
+ctl_connect(const char *path, int failcode, struct spawnd_client **ret_client)
+{
+	char	 buf[PATH_MAX];
+	int	 rc;
+
+	if ((rc = spawnd_connect(path, CTL_CONNECT_MS, ret_client)) == 0)
+		return 0;
+	if (path == NULL)
+		path = spawnd_socket_path(buf, sizeof buf) >= 0 ? buf :
+		    "(default path)";
+	if (rc == -ENOENT || rc == -ECONNREFUSED)
+		warnx("cannot reach spawnd at %s: %s; start one with: "
+		    "spawnd --socket %s &", path, strerror(-rc), path);
+	else
+		warnx("cannot connect to spawnd at %s: %s", path,
+		    strerror(-rc));
+	return failcode;
+}
+
+/*
+ * Reports a failed spawn and returns the exit code a shell would: 127 if
+ * the program is not there, 126 if it cannot be executed, 125 when an
+ * earlier step or spawnd failed.  relcwd: file action 0 is --cwd's chdir.
+ */
+static int
+spawn_error(const char *prog, int rc, const struct spawnd_failure *f,
+    int relcwd)
+{
+	int	step = f->step;
+
+	if (step == SPAWND_STEP_NONE) {
+		warnx("cannot spawn %s: %s", prog, strerror(-rc));
+		return CTL_EXIT_FAIL;
+	}
+	if (step == SPAWND_STEP_EXEC) {
+		warnx("%s: %s", prog, strerror(f->error));
+		return f->error == ENOENT ? CTL_EXIT_NOTFOUND : CTL_EXIT_NOEXEC;
+	}
+	if (step == SPAWND_STEP_ACTION && relcwd && f->action == 0)
+		step = SPAWND_STEP_CWD;
+	warnx("%s: %s: %s", prog, spawnd_step_name(step), strerror(f->error));
+	return CTL_EXIT_FAIL;
+}
+
+/*
+ * Once the child has its copies, spawnctl lets go of stdin and stdout so
+ * that readers see EOF and writers EPIPE when the child closes them, as if
+ * it ran alone.  stderr stays, for spawnctl's own last words.
+ */
+static void
+std_release(const int *stdok)
+{
+	int	fd, null;
+
+	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
+		return;
+	for (fd = 0; fd < 2; fd++)
+		if (stdok[fd])
+			(void)dup2(null, fd);
+	(void)close(null);
+}
+
+/*
+ * Waits for the child, forwarding the signals that would have reached it
+ * had it run in spawnctl's place.  The pidfd turns readable at the exit,
+ * the exit record comes on the socket just after: once the pidfd has
+ * fired it leaves the poll set, else it would spin.  Returns the exit
+ * code.
+ */
+static int
+run_wait(struct spawnd_client *client, struct spawnd_child *child,
+    unsigned int killflags)
+{
+	struct pollfd		 pfd[3];
+	struct spawnd_exit	 ex;
+	int			 sfd, rc;
+
+	if ((sfd = signals_open()) == -1) {
+		warn("signalfd");
+		return CTL_EXIT_FAIL;
+	}
+	pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = spawnd_child_fd(child),
+	    .events = POLLIN };
+	pfd[2] = (struct pollfd){ .fd = spawnd_client_fd(client),
+	    .events = POLLIN };
+	do {
+		if (poll(pfd, 3, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			warn("poll");
+			return CTL_EXIT_FAIL;
+		}
+		if (pfd[0].revents != 0)
+			forward(sfd, child, killflags);
+		if (pfd[1].revents != 0)
+			pfd[1].fd = -1;
+	} while ((rc = spawnd_child_wait(child, 0, &ex)) == -ETIMEDOUT);
+	(void)close(sfd);
+	if (rc < 0) {
+		warnx("lost the connection to spawnd, waiting for pid %ld: %s",
+		    (long)spawnd_child_pid(child), strerror(-rc));
+		return CTL_EXIT_FAIL;
+	}
+	return exit_like(ex.status);
+}
+
+/*
+ * Blocks the signals to forward and returns a signalfd for them.  The
+ * child's mask is the request's (empty), not this one.
+ */
+static int
+signals_open(void)
+{
+	sigset_t	 set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		return -1;
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+/* Passes each pending signal on; -ESRCH (it just exited) is fine. */
+static void
+forward(int sfd, struct spawnd_child *child, unsigned int killflags)
+{
+	struct signalfd_siginfo	 si;
+	int			 rc;
+
+	while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+		rc = spawnd_child_kill(child, (int)si.ssi_signo, killflags);
+		if (rc < 0 && rc != -ESRCH)
+			warnx("cannot forward signal %u to pid %ld: %s",
+			    si.ssi_signo, (long)spawnd_child_pid(child),
+			    strerror(-rc));
+	}
+}
+
+/*
+ * Ends as the child ended.  For a signal, spawnctl kills itself with it
+ * (core dumps off), as sudo does, rather than exit(128+N): a shell reports
+ * 128+N either way, but bash stops a loop on Ctrl-C only when its command
+ * died of SIGINT.  exit(128+N) remains if the signal does not kill.
+ */
+static int
+exit_like(int status)
+{
+	struct rlimit	 rl = { 0, 0 };
+	sigset_t	 set;
+	int		 sig;
+
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (!WIFSIGNALED(status))
+		return CTL_EXIT_FAIL;
+	sig = WTERMSIG(status);
+	(void)fflush(NULL);
+	(void)setrlimit(RLIMIT_CORE, &rl);
+	(void)signal(sig, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	(void)sigprocmask(SIG_UNBLOCK, &set, NULL);
+	(void)raise(sig);
+	return 128 + sig;
+}
+
+/* The child runs: print its pid (--detach) or wait for it. */
+static int
+run_child(struct spawnd_client *client, struct spawnd_child *child,
+    unsigned int flags, const int *stdok)
+{
+	if (flags & SPAWND_DETACH) {
+		if (printf("%ld\n", (long)spawnd_child_pid(child)) < 0 ||
+		    fflush(stdout) != 0)
+			return CTL_EXIT_FAIL;
+		return 0;
+	}
+	std_release(stdok);
+	return run_wait(client, child, flags & SPAWND_KILL_GROUP);
+}
+
+/* spawnctl run: see run_usage().  Returns the exit code. */
+static int
+cmd_run(int argc, char **argv)
+{
+	struct run_opts		 o = { 0 };
+	struct spawnd_client	*client = NULL;
+	struct spawnd_req	*req = NULL;
+	struct spawnd_child	*child = NULL;
+	struct spawnd_failure	 f = { 0, SPAWND_STEP_NONE, -1 };
+	const char		**envp = NULL;
+	int			 stdok[3], dirfd = -1, fd, rc, code;
+
+	if ((code = run_parse(argc, argv, &o)) != -1)
+		goto out;
+	/* Before any fd of ours can take a free slot among 0, 1, 2. */
+	for (fd = 0; fd < 3; fd++)
+		stdok[fd] = fcntl(fd, F_GETFD) != -1;
+	code = CTL_EXIT_FAIL;
+	if ((envp = env_build(&o)) == NULL) {
+		warn("environment");
+		goto out;
+	}
+	if ((o.cwd == NULL || o.cwd[0] != '/') && (dirfd = open(".",
+	    O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		warn("current directory");
+		goto out;
+	}
+	if ((code = run_request(&o, envp, stdok, dirfd, &req)) != 0 ||
+	    (code = ctl_connect(o.socket, CTL_EXIT_FAIL, &client)) != 0)
+		goto out;
+	if ((rc = spawnd_spawn(client, req, &child, &f)) < 0)
+		code = spawn_error(o.argv[0], rc, &f, dirfd != -1 &&
+		    o.cwd != NULL);
+	else
+		code = run_child(client, child, o.flags, stdok);
+out:
+	spawnd_child_free(child);
+	spawnd_client_free(client);
+	spawnd_req_free(req);
+	if (dirfd != -1)
+		(void)close(dirfd);
+	free(envp);
+	free(o.envops);
+	return code;
+}
+
+/* spawnctl ping and spawnctl status: the daemon's counters, round trip. */
+static int
+cmd_ping(int argc, char **argv)
+{
+	static const struct option	 opts[] = {
+		{ "socket",	required_argument, NULL, OPT_SOCKET },
+		{ "help",	no_argument,	   NULL, 'h' },
+		{ NULL,		0,		   NULL, 0 }
+	};
+	struct spawnd_client		*client;
+	struct spawnd_status		 st;
+	struct timespec			 t0, t1;
+	const char			*path = NULL, *cmd;
+	int				 ch, rc;
+
+	cmd = strcmp(argv[0], "ping") == 0 ? " ping" : " status";
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+		if (ch == 'h')
+			ping_usage(stdout, 0);
+		if (ch != OPT_SOCKET)
+			bad_option(cmd, argv, ping_usage);
+		path = optarg;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "spawnctl%s: unexpected argument '%s'\n", cmd,
+		    argv[optind]);
+		ping_usage(stderr, CTL_EXIT_USAGE);
+	}
+	if (ctl_connect(path, 1, &client) != 0)
+		return 1;
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = spawnd_ping(client, CTL_PING_MS, &st);
+	(void)clock_gettime(CLOCK_MONOTONIC, &t1);
+	spawnd_client_free(client);
+	if (rc < 0) {
+		warnx("ping spawnd: %s", strerror(-rc));
+		return 1;
+	}
+	printf("spawnd pid %ld: %u connections, %u children, %llu spawns\n",
+	    (long)st.pid, st.connections, st.children,
+	    (unsigned long long)st.spawns);
+	printf("round trip %.3f ms\n", (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option	 opts[] = {
+		{ "help",	no_argument,	NULL, 'h' },
+		{ "version",	no_argument,	NULL, 'V' },
+		{ NULL,		0,		NULL, 0 }
+	};
+	int				 ch;
+
+	while ((ch = getopt_long(argc, argv, "+:hV", opts, NULL)) != -1) {
+		if (ch == 'h')
+			usage(stdout, 0);
+		if (ch != 'V')
+			bad_option("", argv, usage);
+		printf("spawnctl %s\n", SPAWND_VERSION);
+		return fflush(stdout) == 0 ? 0 : 1;
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0)
+		usage(stderr, CTL_EXIT_USAGE);
+	if (strcmp(argv[0], "run") == 0)
+		return cmd_run(argc, argv);
+	if (strcmp(argv[0], "ping") == 0 || strcmp(argv[0], "status") == 0)
+		return cmd_ping(argc, argv);
+	fprintf(stderr, "spawnctl: unknown command '%s'\n", argv[0]);
+	usage(stderr, CTL_EXIT_USAGE);
+}
