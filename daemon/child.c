@@ -33,6 +33,10 @@
 
 #include <event2/event.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 #include "spawnd-int.h"
 
 #ifndef PIDFD_SIGNAL_PROCESS_GROUP
@@ -78,7 +82,7 @@ static int	child_main(void *);
 static int	child_signals(const struct setup *);
 static int	child_ids(const struct setup *);
 static int	child_fds(const struct setup *);
-static int	child_keep(int, int);
+static int	child_keep(int, int, int);
 static int	child_action(const struct proto_action *);
 static void	child_exec(struct setup *);
 static void	child_search(const struct setup *, char *const *, int *);
@@ -89,6 +93,7 @@ static void	child_timer(int, short, void *);
 static void	child_stop(struct child *);
 static void	child_free(struct child *);
 static void	child_fail(struct setup *, int, int);
+static void	child_unpoison(void);
 
 static TAILQ_HEAD(, child) children = TAILQ_HEAD_INITIALIZER(children);
 static char		*child_stack;
@@ -120,6 +125,19 @@ child_init(void)
 			log_warn("raising RLIMIT_NOFILE, ignoring");
 		(void)getrlimit(RLIMIT_NOFILE, &child_rlimits[RLIMIT_NOFILE]);
 	}
+}
+
+/*
+ * Under AddressSanitizer: the clone child's frames never return (it execs
+ * or exits), so the poison ASan left on their redzones would still be on
+ * the shared stack at the next spawn.  Wipe it first.
+ */
+static void
+child_unpoison(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	__asan_unpoison_memory_region(child_stack, CHILD_STACK_SIZE);
+#endif
 }
 
 static void
@@ -191,23 +209,38 @@ fail:
 static int
 child_signals(const struct setup *s)
 {
-	struct sigaction	 sa;
-	int			 sig;
-	uint64_t		 ign = s->req->sigign;
+	int		 sig;
+	uint64_t	 ign = s->req->sigign;
 
-	memset(&sa, 0, sizeof sa);
 	for (sig = 1; sig <= PROTO_MAX_SIG; sig++) {
 		int	 want_ign = (ign >> (sig - 1)) & 1;
 
 		if (!want_ign && !sigismember(&sd.sigchanged, sig))
 			continue;
-		if (sig == SIGKILL || sig == SIGSTOP)
-			continue;
-		sa.sa_handler = want_ign ? SIG_IGN : SIG_DFL;
-		if (sigaction(sig, &sa, NULL) == -1 && errno != EINVAL)
+		if (child_sigaction(sig, want_ign) == -1)
 			return -1;
 	}
 	return 0;
+}
+
+/*
+ * Sets sig to SIG_IGN or SIG_DFL with the raw system call: glibc refuses
+ * its internal signals 32 and 33, which a parent may still have ignored.
+ * No handler is installed, so no sa_restorer is needed.
+ */
+int
+child_sigaction(int sig, int ign)
+{
+	struct {
+		void		*handler;
+		unsigned long	 flags;
+		void		*restorer;
+		uint64_t	 mask;
+	} ksa = { ign ? (void *)SIG_IGN : (void *)SIG_DFL, 0, NULL, 0 };
+
+	if (sig == SIGKILL || sig == SIGSTOP)
+		return 0;
+	return (int)syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof ksa.mask);
 }
 
 /*
@@ -271,7 +304,8 @@ child_fds(const struct setup *s)
 	int				 src, prev = -1;
 	uint32_t			 i;
 
-	if (s->exec_fd != -1 && child_keep(s->fds[s->exec_fd], s->top) == -1)
+	if (s->exec_fd != -1 &&
+	    child_keep(s->fds[s->exec_fd], s->top, 0) == -1)
 		return -1;
 	for (i = 0; i < req->nfdmap; i++) {
 		src = s->fds[req->fdmap[i].index];
@@ -280,7 +314,8 @@ child_fds(const struct setup *s)
 			if (src == -1)
 				return -1;
 		}
-		if (child_keep(src, req->fdmap[i].child_fd) == -1)
+		if (child_keep(src, req->fdmap[i].child_fd,
+		    req->fdmap[i].flags & PROTO_FD_CLOEXEC) == -1)
 			return -1;
 	}
 	for (i = 0; i < req->nfdmap; i++) {
@@ -300,13 +335,13 @@ child_fds(const struct setup *s)
 	return close_range((unsigned)prev + 1, ~0U, 0);
 }
 
-/* Puts a copy of src at dst, not close-on-exec. */
+/* Puts a copy of src at dst, close-on-exec only if asked. */
 static int
-child_keep(int src, int dst)
+child_keep(int src, int dst, int cloexec)
 {
 	if (src == dst)
-		return fcntl(dst, F_SETFD, 0);
-	return dup2(src, dst) == -1 ? -1 : 0;
+		return fcntl(dst, F_SETFD, cloexec ? FD_CLOEXEC : 0);
+	return dup3(src, dst, cloexec ? O_CLOEXEC : 0) == -1 ? -1 : 0;
 }
 
 /* One file action, as glibc's posix_spawn performs it. */
@@ -509,6 +544,7 @@ child_spawn(const struct child_spec *spec, struct conn *c, uint32_t id,
 		fail->step = PROTO_STEP_REQUEST;
 		return -1;
 	}
+	child_unpoison();
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	pid = clone(child_main, child_stack + CHILD_STACK_SIZE,

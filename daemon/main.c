@@ -92,19 +92,13 @@ default_path(char *buf, size_t len)
 static void
 signals_init(void)
 {
-	struct sigaction	 sa;
 	sigset_t		 none;
 	int			 sig;
 
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_DFL;
 	for (sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			(void)sigaction(sig, &sa, NULL);
+		(void)child_sigaction(sig, sig == SIGPIPE);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	sa.sa_handler = SIG_IGN;
-	(void)sigaction(SIGPIPE, &sa, NULL);
 	sigemptyset(&sd.sigchanged);
 	sigaddset(&sd.sigchanged, SIGPIPE);
 	sigaddset(&sd.sigchanged, SIGTERM);

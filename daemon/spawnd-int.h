@@ -87,6 +87,7 @@ struct child_spec {
 	size_t			 nfds;
 };
 void	child_init(void);
+int	child_sigaction(int sig, int ign);
 int	child_spawn(const struct child_spec *spec, struct conn *c,
 	    uint32_t id, struct child **ret_child, struct proto_failed *fail);
 pid_t	child_pid(const struct child *ch);

@@ -39,7 +39,7 @@ struct dec {
 
 #define REPEATABLE(tag) \
 	((tag) == PROTO_REC_FD || (tag) == PROTO_REC_RLIMIT || \
-	 (tag) == PROTO_REC_ACTION)
+	 (tag) == PROTO_REC_ACTION || (tag) == PROTO_REC_FD_CLOEXEC)
 
 static uint8_t	*buf_reserve(struct proto_buf *, size_t);
 static void	 put_raw(struct proto_buf *, const void *, size_t);
@@ -59,7 +59,7 @@ static int	 dec_strv(struct rd *, char **, uint32_t, int, uint32_t *);
 static int	 dec_argv(struct dec *, struct rd *);
 static int	 dec_path(struct rd *, const char **);
 static int	 dec_fdidx(struct dec *, struct rd *, int32_t *);
-static int	 dec_fdmap(struct dec *, struct rd *);
+static int	 dec_fdmap(struct dec *, struct rd *, uint32_t);
 static int	 dec_sig(struct dec *, uint16_t, struct rd *);
 static int	 dec_u32rec(struct dec *, uint16_t, struct rd *);
 static int	 dec_nice_sched(struct dec *, uint16_t, struct rd *);
@@ -662,7 +662,9 @@ dec_record(struct dec *d, uint16_t tag, struct rd *r)
 	case PROTO_REC_EXEC_FD:
 		return (dec_fdidx(d, r, &req->exec_fd));
 	case PROTO_REC_FD:
-		return (dec_fdmap(d, r));
+		return (dec_fdmap(d, r, 0));
+	case PROTO_REC_FD_CLOEXEC:
+		return (dec_fdmap(d, r, PROTO_FD_CLOEXEC));
 	case PROTO_REC_SIGMASK:
 	case PROTO_REC_SIGIGN:
 		return (dec_sig(d, tag, r));
@@ -760,7 +762,7 @@ dec_fdidx(struct dec *d, struct rd *r, int32_t *ret)
 }
 
 static int
-dec_fdmap(struct dec *d, struct rd *r)
+dec_fdmap(struct dec *d, struct rd *r, uint32_t flags)
 {
 	struct proto_spawn	*req = d->req;
 	int32_t			 idx, child_fd;
@@ -777,6 +779,7 @@ dec_fdmap(struct dec *d, struct rd *r)
 	if (req->fdmap != NULL) {
 		req->fdmap[req->nfdmap].index = (uint32_t)idx;
 		req->fdmap[req->nfdmap].child_fd = child_fd;
+		req->fdmap[req->nfdmap].flags = flags;
 	}
 	req->nfdmap++;
 	return (0);
@@ -1137,7 +1140,8 @@ enc_lists(struct proto_buf *b, const struct proto_spawn *req)
 	uint32_t	i;
 
 	for (i = 0; req->fdmap != NULL && i < req->nfdmap; i++) {
-		off = proto_rec_begin(b, PROTO_REC_FD);
+		off = proto_rec_begin(b, (req->fdmap[i].flags &
+		    PROTO_FD_CLOEXEC) ? PROTO_REC_FD_CLOEXEC : PROTO_REC_FD);
 		proto_put_u32(b, req->fdmap[i].index);
 		put_i32(b, req->fdmap[i].child_fd);
 		proto_rec_end(b, off);

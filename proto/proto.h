@@ -159,6 +159,9 @@
  *	CWD_FD	u32 index of a passed fd; fchdir() to it (not with CWD)
  *	FD	u32 index, u32 child_fd; repeatable: passed fd index becomes
  *		child_fd in the child.  child_fd values must be distinct.
+ *	FD_CLOEXEC  as FD, but child_fd stays close-on-exec: it is there
+ *		for the file actions only (posix_spawn's view of the caller's
+ *		close-on-exec fds); child_fd distinct from all FD records
  *	EXEC_FD	u32 index; execveat(fd, "", AT_EMPTY_PATH) (not with PATH)
  *	SIGMASK	u64; the child's signal mask (bit n-1 = signal n); default 0
  *	SIGIGN	u64; signals set to SIG_IGN; all others start SIG_DFL
@@ -211,7 +214,8 @@
 #define PROTO_REC_ACTION	15
 #define PROTO_REC_GRACE		16
 #define PROTO_REC_TIMEOUT	17
-#define PROTO_REC_MAX		17
+#define PROTO_REC_FD_CLOEXEC	18
+#define PROTO_REC_MAX		18
 
 #define PROTO_ACT_OPEN		1
 #define PROTO_ACT_CLOSE		2
@@ -283,7 +287,10 @@ struct proto_error {
 struct proto_fdmap {
 	uint32_t	 index;		/* into the request's fds */
 	int32_t		 child_fd;
+	uint32_t	 flags;		/* PROTO_FD_CLOEXEC */
 };
+
+#define PROTO_FD_CLOEXEC	0x1	/* sent as PROTO_REC_FD_CLOEXEC */
 
 struct proto_rlimit {
 	uint32_t	 resource;
