@@ -815,6 +815,7 @@ add_valid_rec(struct proto_buf *b, uint16_t tag, unsigned int n)
 		rec_str(b, tag, "/");
 		break;
 	case PROTO_REC_FD:
+	case PROTO_REC_FD_CLOEXEC:
 		rec_2u32(b, tag, 0, n);
 		break;
 	case PROTO_REC_SIGMASK:
@@ -848,9 +849,9 @@ test_records_once(void)
 
 	for (tag = 1; tag <= PROTO_REC_MAX; tag++) {
 		rep = tag == PROTO_REC_FD || tag == PROTO_REC_RLIMIT ||
-		    tag == PROTO_REC_ACTION;
+		    tag == PROTO_REC_ACTION || tag == PROTO_REC_FD_CLOEXEC;
 		nfds = tag == PROTO_REC_FD || tag == PROTO_REC_CWD_FD ||
-		    tag == PROTO_REC_EXEC_FD;
+		    tag == PROTO_REC_EXEC_FD || tag == PROTO_REC_FD_CLOEXEC;
 		for (k = 1; k <= 2; k++) {
 			proto_buf_init(&b);
 			flags(&b, 0);
@@ -877,8 +878,9 @@ full_request(struct proto_spawn *r, int alt)
 				 e2[] = "Y=a=b";
 	static char		*argv[] = { a0, a1, a2, a3, NULL };
 	static char		*envp[] = { e0, e1, e2, NULL };
-	static struct proto_fdmap fdmap[] = { { 0, 0 }, { 1, 1 }, { 0, 2 },
-				    { 2, PROTO_MAX_CHILD_FD - 1 } };
+	static struct proto_fdmap fdmap[] = { { 0, 0, 0 },
+				    { 1, 1, PROTO_FD_CLOEXEC }, { 0, 2, 0 },
+				    { 2, PROTO_MAX_CHILD_FD - 1, 0 } };
 	static struct proto_rlimit rl[] = { { 0, 1, 2 }, { 7, 1024, 4096 },
 				    { 15, ~0ull, ~0ull } };
 	static struct proto_action act[] = {
