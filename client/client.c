@@ -1,0 +1,1319 @@
+/*
+ * libspawnd: the handle API.  A client is one SEQPACKET connection to the
+ * daemon; requests are encoded by proto and framed here; replies are read
+ * with poll() so that every wait has a bound.  Exit records that arrive
+ * while waiting for something else are filed in their child's handle.
+ *
+ * No global or static mutable state lives in this file: everything hangs
+ * off the client, which one thread uses at a time.
+ */
+
+#include <sys/queue.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client-int.h"
+#include "fdio.h"
+#include "proto.h"
+#include "spawnd.h"
+
+/*
+ * Daemon-to-client frames are small (EXITED, the largest fixed one, is 40
+ * bytes of payload); only ERROR carries a string.  A longer frame reads as
+ * -EPROTO rather than costing every caller a 64 KiB buffer.
+ */
+#define CLIENT_RECV_SIZE	4096
+#define CLIENT_RECV_FDS		4
+#define CLIENT_MAX_ERRNO	4095
+
+struct spawnd_client {
+	int			 fd;
+	int			 error;		/* != 0: dead */
+	uint32_t		 next_id;
+	uint32_t		 max_request;
+	uint32_t		 max_fds;
+	TAILQ_HEAD(, spawnd_child) children;
+};
+
+struct spawnd_child {
+	struct spawnd_client	*client;	/* NULL: none or gone */
+	uint32_t		 id;		/* of the SPAWN frame */
+	uint32_t		 flags;		/* PROTO_SPAWN_* sent */
+	pid_t			 pid;
+	int			 pidfd;
+	int			 exited;
+	struct spawnd_exit	 exit;
+	TAILQ_ENTRY(spawnd_child) entry;
+};
+
+/* One received frame; payload points into buf. */
+struct client_frame {
+	struct proto_hdr	 hdr;
+	const uint8_t		*payload;
+	int			 fds[CLIENT_RECV_FDS];
+	size_t			 nfds;
+	uint8_t			 buf[CLIENT_RECV_SIZE];
+};
+
+static int	client_sockaddr(const char *, struct sockaddr_un *);
+static int64_t	client_deadline(int);
+static int	client_poll(int, int64_t);
+static int	client_fail(struct spawnd_client *, int);
+static uint32_t	client_id(struct spawnd_client *);
+static int	client_send(struct spawnd_client *, uint16_t, uint32_t,
+		    const uint8_t *, size_t);
+static int	client_recv(struct spawnd_client *, int64_t,
+		    struct client_frame *);
+static int	client_next(struct spawnd_client *, int64_t,
+		    struct client_frame *);
+static int	client_reply(struct spawnd_client *, uint32_t, int64_t,
+		    struct client_frame *);
+static int	client_error(const struct client_frame *);
+static int	client_exited(struct spawnd_client *,
+		    const struct client_frame *);
+static int	client_wait_status(const struct proto_exited *, int *);
+static void	frame_discard(struct client_frame *);
+static int	spawn_fd_index(int *, size_t *, size_t, int);
+static int	spawn_fds(const struct spawnd_client *,
+		    const struct spawnd_req *, struct proto_spawn *,
+		    struct proto_fdmap *, int *, size_t *);
+static void	spawn_fill(const struct spawnd_req *, struct proto_spawn *,
+		    struct proto_rlimit *);
+static int	spawn_encode(const struct spawnd_client *,
+		    const struct spawnd_req *, struct proto_buf *, int *,
+		    size_t *);
+static int	spawn_frames(struct spawnd_client *, uint32_t,
+		    const struct proto_buf *, const int *, size_t);
+static int	spawn_started(struct spawnd_client *, struct spawnd_child *,
+		    struct client_frame *);
+static int	spawn_failed(struct spawnd_client *,
+		    const struct client_frame *, struct spawnd_failure *);
+static int	strv_check(const char *const *, uint32_t, int, uint32_t *);
+static int	req_action(struct spawnd_req *, const struct proto_action *);
+
+/* Names, paths. */
+
+SPAWND_EXPORT const char *
+spawnd_step_name(int step)
+{
+	if (step < 0 || step > PROTO_STEP_MAX)
+		return ("unknown");
+	return (proto_step_name((unsigned int)step));
+}
+
+/* buf is written only when the whole path fits. */
+SPAWND_EXPORT int
+spawnd_socket_path(char *buf, size_t len)
+{
+	struct sockaddr_un	 sun;
+	const char		*e, *tail = "";
+	int			 n;
+
+	if (buf == NULL)
+		return (-EINVAL);
+	if ((e = secure_getenv("SPAWND_SOCKET")) == NULL || *e == '\0') {
+		tail = "/spawnd/socket";
+		if ((e = secure_getenv("XDG_RUNTIME_DIR")) == NULL ||
+		    *e == '\0') {
+			tail = "";
+			e = SPAWND_SYSTEM_SOCKET;
+		}
+	}
+	n = snprintf(NULL, 0, "%s%s", e, tail);
+	if (n < 0)
+		return (-EINVAL);
+	if ((size_t)n >= len || (size_t)n >= sizeof sun.sun_path)
+		return (-ENAMETOOLONG);
+	(void)snprintf(buf, len, "%s%s", e, tail);
+	return (n);
+}
+
+/* Time. */
+
+static int64_t
+client_deadline(int timeout_ms)
+{
+	struct timespec	ts;
+
+	if (timeout_ms < 0)
+		return (-1);
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + timeout_ms);
+}
+
+/* Waits until fd is readable or the deadline (-1: none) passes. */
+static int
+client_poll(int fd, int64_t deadline)
+{
+	struct pollfd	pfd = { .fd = fd, .events = POLLIN };
+	struct timespec	ts;
+	int64_t		left;
+	int		n;
+
+	for (;;) {
+		left = -1;
+		if (deadline >= 0) {
+			(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+			left = deadline - ((int64_t)ts.tv_sec * 1000 +
+			    ts.tv_nsec / 1000000);
+			if (left < 0)
+				left = 0;
+			if (left > INT_MAX)
+				left = INT_MAX;
+		}
+		n = poll(&pfd, 1, (int)left);
+		if (n > 0)
+			return (0);
+		if (n == 0)
+			return (-ETIMEDOUT);
+		if (errno != EINTR)
+			return (-errno);
+	}
+}
+
+/* Frames. */
+
+/* Marks the connection dead; later calls get -ENOTCONN. */
+static int
+client_fail(struct spawnd_client *c, int error)
+{
+	if (c->error == 0)
+		c->error = error;
+	return (error);
+}
+
+static uint32_t
+client_id(struct spawnd_client *c)
+{
+	uint32_t	id = c->next_id++;
+
+	if (c->next_id == 0)
+		c->next_id = 1;
+	return (id);
+}
+
+/* Sends one frame without fds; a gone daemon kills the connection. */
+static int
+client_send(struct spawnd_client *c, uint16_t type, uint32_t id,
+    const uint8_t *payload, size_t len)
+{
+	struct proto_hdr	hdr = { .type = type, .length = (uint32_t)len,
+				    .id = id };
+	uint8_t			h[PROTO_HDR_SIZE];
+	struct iovec		iov[2];
+	ssize_t			n;
+
+	proto_encode_hdr(h, &hdr);
+	iov[0].iov_base = h;
+	iov[0].iov_len = sizeof h;
+	iov[1].iov_base = (void *)(uintptr_t)payload;
+	iov[1].iov_len = len;
+	n = fdio_send(c->fd, iov, len != 0 ? 2 : 1, NULL, 0, 0);
+	if (n < 0)
+		return (client_fail(c, (int)n));
+	if ((size_t)n != sizeof h + len)
+		return (client_fail(c, -EIO));
+	return (0);
+}
+
+/* Reads one well-formed daemon-to-client frame. */
+static int
+client_recv(struct spawnd_client *c, int64_t deadline,
+    struct client_frame *fr)
+{
+	ssize_t	n;
+	int	r;
+
+	for (;;) {
+		if ((r = client_poll(c->fd, deadline)) != 0)
+			return (r);
+		n = fdio_recv(c->fd, fr->buf, sizeof fr->buf, fr->fds,
+		    CLIENT_RECV_FDS, &fr->nfds, MSG_DONTWAIT);
+		if (n == -EAGAIN)
+			continue;
+		if (n == 0)
+			return (client_fail(c, -ECONNRESET));
+		if (n < 0)
+			return (client_fail(c, n == -EMSGSIZE ? -EPROTO :
+			    (int)n));
+		r = proto_check_frame(fr->buf, (size_t)n, fr->nfds, &fr->hdr);
+		if (r == 0 && fr->hdr.type < PROTO_HELLO_OK)
+			r = -EPROTO;
+		if (r != 0) {
+			frame_discard(fr);
+			return (client_fail(c, r));
+		}
+		fr->payload = fr->buf + PROTO_HDR_SIZE;
+		return (0);
+	}
+}
+
+/*
+ * Reads one frame and handles what is not a reply: an exit record is filed
+ * in its child (0), an ERROR kills the connection (< 0).  Returns 1 when
+ * the frame is left to the caller.
+ */
+static int
+client_next(struct spawnd_client *c, int64_t deadline,
+    struct client_frame *fr)
+{
+	int	r;
+
+	if ((r = client_recv(c, deadline, fr)) != 0)
+		return (r);
+	switch (fr->hdr.type) {
+	case PROTO_ERROR:
+		r = client_error(fr);
+		frame_discard(fr);
+		return (client_fail(c, r));
+	case PROTO_EXITED:
+		r = client_exited(c, fr);
+		frame_discard(fr);
+		return (r != 0 ? client_fail(c, r) : 0);
+	default:
+		return (1);
+	}
+}
+
+/*
+ * Reads until the reply with this id.  Replies to requests given up on (a
+ * ping that timed out) are dropped on the way.
+ */
+static int
+client_reply(struct spawnd_client *c, uint32_t id, int64_t deadline,
+    struct client_frame *fr)
+{
+	int	r;
+
+	for (;;) {
+		if ((r = client_next(c, deadline, fr)) < 0)
+			return (r);
+		if (r == 0)
+			continue;
+		if (fr->hdr.id == id)
+			return (0);
+		frame_discard(fr);
+	}
+}
+
+/* The errno an ERROR frame carries, or -EPROTO. */
+static int
+client_error(const struct client_frame *fr)
+{
+	struct proto_error	e;
+
+	if (fr->nfds != 0 || proto_decode_error(fr->payload,
+	    fr->hdr.length, &e) != 0)
+		return (-EPROTO);
+	if (e.error == 0 || e.error > CLIENT_MAX_ERRNO)
+		return (-EPROTO);
+	return (-(int)e.error);
+}
+
+/* Files an exit record; one for a forgotten child is dropped. */
+static int
+client_exited(struct spawnd_client *c, const struct client_frame *fr)
+{
+	struct proto_exited	 e;
+	struct spawnd_child	*ch;
+	int			 status;
+
+	if (fr->nfds != 0 || proto_decode_exited(fr->payload,
+	    fr->hdr.length, &e) != 0)
+		return (-EPROTO);
+	if (client_wait_status(&e, &status) != 0)
+		return (-EPROTO);
+	TAILQ_FOREACH(ch, &c->children, entry) {
+		if (ch->id == fr->hdr.id)
+			break;
+	}
+	if (ch == NULL)
+		return (0);
+	if (ch->exited || (uint32_t)ch->pid != e.pid)
+		return (-EPROTO);
+	ch->exit.pid = ch->pid;
+	ch->exit.status = status;
+	ch->exit.utime_us = e.utime_us;
+	ch->exit.stime_us = e.stime_us;
+	ch->exit.maxrss_kib = e.maxrss_kib;
+	ch->exited = 1;
+	return (0);
+}
+
+/* Exit record to a waitpid(2) status word. */
+static int
+client_wait_status(const struct proto_exited *e, int *ret_status)
+{
+	switch (e->code) {
+	case CLD_EXITED:
+		if (e->status > 255)
+			return (-EPROTO);
+		*ret_status = (int)(e->status & 0xff) << 8;
+		return (0);
+	case CLD_KILLED:
+	case CLD_DUMPED:
+		if (e->status < 1 || e->status > PROTO_MAX_SIG)
+			return (-EPROTO);
+		*ret_status = (int)e->status;
+		if (e->code == CLD_DUMPED)
+			*ret_status |= 0x80;
+		return (0);
+	default:
+		return (-EPROTO);
+	}
+}
+
+static void
+frame_discard(struct client_frame *fr)
+{
+	fdio_close_all(fr->fds, fr->nfds);
+	fr->nfds = 0;
+}
+
+/* Connections. */
+
+/* The daemon's address: path, or the default one for NULL. */
+static int
+client_sockaddr(const char *path, struct sockaddr_un *sun)
+{
+	int	r;
+
+	memset(sun, 0, sizeof *sun);
+	sun->sun_family = AF_UNIX;
+	if (path == NULL) {
+		r = spawnd_socket_path(sun->sun_path, sizeof sun->sun_path);
+		return (r < 0 ? r : 0);
+	}
+	if (*path == '\0')
+		return (-EINVAL);
+	if (strlen(path) >= sizeof sun->sun_path)
+		return (-ENAMETOOLONG);
+	memcpy(sun->sun_path, path, strlen(path));
+	return (0);
+}
+
+int
+client_open(const char *path, struct spawnd_client **ret_client)
+{
+	struct sockaddr_un	 sun;
+	struct proto_hello	 hello = { 1, 1 };
+	struct spawnd_client	*c;
+	uint8_t			 p[8];
+	int			 r;
+
+	if ((r = client_sockaddr(path, &sun)) != 0)
+		return (r);
+	if ((c = calloc(1, sizeof *c)) == NULL)
+		return (-ENOMEM);
+	TAILQ_INIT(&c->children);
+	c->next_id = 1;
+	c->max_request = PROTO_MAX_REQUEST;
+	c->max_fds = PROTO_MAX_FDS;
+	if ((c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) == -1) {
+		r = -errno;
+		goto fail;
+	}
+	/* An AF_UNIX connect interrupted while queued stays unconnected. */
+	while (connect(c->fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+		if (errno != EINTR) {
+			r = -errno;
+			goto fail;
+		}
+	}
+	if ((r = client_send(c, PROTO_HELLO, 0, p,
+	    proto_encode_hello(p, &hello))) != 0)
+		goto fail;
+	*ret_client = c;
+	return (0);
+fail:
+	spawnd_client_free(c);
+	return (r);
+}
+
+int
+client_handshake(struct spawnd_client *c, int timeout_ms)
+{
+	struct client_frame	fr;
+	struct proto_hello_ok	ok;
+	int			r;
+
+	if ((r = client_reply(c, 0, client_deadline(timeout_ms), &fr)) != 0)
+		return (r);
+	if (fr.hdr.type != PROTO_HELLO_OK || fr.nfds != 0 ||
+	    proto_decode_hello_ok(fr.payload, fr.hdr.length, &ok) != 0) {
+		frame_discard(&fr);
+		return (client_fail(c, -EPROTO));
+	}
+	if (ok.version != PROTO_VERSION)
+		return (client_fail(c, -EPROTONOSUPPORT));
+	if (ok.max_request < c->max_request)
+		c->max_request = ok.max_request;
+	if (ok.max_fds < c->max_fds)
+		c->max_fds = ok.max_fds;
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_connect(const char *path, int timeout_ms,
+    struct spawnd_client **ret_client)
+{
+	struct spawnd_client	*c;
+	int			 r;
+
+	if (ret_client == NULL || timeout_ms < -1)
+		return (-EINVAL);
+	if ((r = client_open(path, &c)) != 0)
+		return (r);
+	if ((r = client_handshake(c, timeout_ms)) != 0) {
+		spawnd_client_free(c);
+		return (r);
+	}
+	*ret_client = c;
+	return (0);
+}
+
+/* Orphans the children: their handles stay valid, but cannot wait. */
+SPAWND_EXPORT void
+spawnd_client_free(struct spawnd_client *c)
+{
+	struct spawnd_child	*ch;
+
+	if (c == NULL)
+		return;
+	while ((ch = TAILQ_FIRST(&c->children)) != NULL) {
+		TAILQ_REMOVE(&c->children, ch, entry);
+		ch->client = NULL;
+	}
+	if (c->fd != -1)
+		(void)close(c->fd);
+	free(c);
+}
+
+SPAWND_EXPORT int
+spawnd_client_fd(const struct spawnd_client *c)
+{
+	if (c == NULL)
+		return (-EINVAL);
+	return (c->fd);
+}
+
+SPAWND_EXPORT int
+spawnd_ping(struct spawnd_client *c, int timeout_ms,
+    struct spawnd_status *ret_status)
+{
+	struct client_frame	fr;
+	struct proto_pong	pong;
+	uint32_t		id;
+	int			r;
+
+	if (c == NULL || timeout_ms < -1)
+		return (-EINVAL);
+	if (c->error != 0)
+		return (-ENOTCONN);
+	id = client_id(c);
+	if ((r = client_send(c, PROTO_PING, id, NULL, 0)) != 0)
+		return (r);
+	if ((r = client_reply(c, id, client_deadline(timeout_ms), &fr)) != 0)
+		return (r);
+	if (fr.hdr.type != PROTO_PONG || fr.nfds != 0 ||
+	    proto_decode_pong(fr.payload, fr.hdr.length, &pong) != 0) {
+		frame_discard(&fr);
+		return (client_fail(c, -EPROTO));
+	}
+	if (ret_status != NULL) {
+		ret_status->pid = (pid_t)pong.pid;
+		ret_status->connections = pong.connections;
+		ret_status->children = pong.children;
+		ret_status->spawns = pong.spawns;
+	}
+	return (0);
+}
+
+/* Requests. */
+
+SPAWND_EXPORT int
+spawnd_req_new(struct spawnd_req **ret_req)
+{
+	struct spawnd_req	*req;
+
+	if (ret_req == NULL)
+		return (-EINVAL);
+	if ((req = calloc(1, sizeof *req)) == NULL)
+		return (-ENOMEM);
+	req->cwd_fd = -1;
+	req->exec_fd = -1;
+	*ret_req = req;
+	return (0);
+}
+
+SPAWND_EXPORT void
+spawnd_req_free(struct spawnd_req *req)
+{
+	if (req == NULL)
+		return;
+	free(req->fdmap);
+	free(req->actions);
+	free(req);
+}
+
+/* Counts v (at most max entries), checking for '=' if env. */
+static int
+strv_check(const char *const *v, uint32_t max, int env, uint32_t *ret_n)
+{
+	uint32_t	n;
+
+	for (n = 0; v[n] != NULL; n++) {
+		if (n == max)
+			return (-E2BIG);
+		if (env && strchr(v[n], '=') == NULL)
+			return (-EINVAL);
+	}
+	if (ret_n != NULL)
+		*ret_n = n;
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_req_set_argv(struct spawnd_req *req, const char *const argv[])
+{
+	int	r;
+
+	if (req == NULL || argv == NULL || argv[0] == NULL ||
+	    argv[0][0] == '\0')
+		return (-EINVAL);
+	if ((r = strv_check(argv, PROTO_MAX_ARGV, 0, NULL)) != 0)
+		return (r);
+	req->argv = argv;
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_req_set_envp(struct spawnd_req *req, const char *const envp[])
+{
+	int	r;
+
+	if (req == NULL)
+		return (-EINVAL);
+	if (envp != NULL &&
+	    (r = strv_check(envp, PROTO_MAX_ENV, 1, NULL)) != 0)
+		return (r);
+	req->envp = envp;
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_req_set_path(struct spawnd_req *req, const char *path)
+{
+	if (req == NULL || path == NULL || *path == '\0' || req->exec_fd >= 0)
+		return (-EINVAL);
+	req->path = path;
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_req_set_exec_fd(struct spawnd_req *req, int fd)
+{
+	if (req == NULL || fd < 0 || req->path != NULL)
+		return (-EINVAL);
+	req->exec_fd = fd;
+	return (0);
+}
+
+/* cwd and cwd_fd are one setting: the later call replaces the other. */
+SPAWND_EXPORT int
+spawnd_req_set_cwd(struct spawnd_req *req, const char *path)
+{
+	if (req == NULL || path == NULL || *path == '\0')
+		return (-EINVAL);
+	req->cwd = path;
+	req->cwd_fd = -1;
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_req_set_cwd_fd(struct spawnd_req *req, int dirfd)
+{
+	if (req == NULL || dirfd < 0)
+		return (-EINVAL);
+	req->cwd_fd = dirfd;
+	req->cwd = NULL;
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_req_set_fd(struct spawnd_req *req, int fd, int child_fd)
+{
+	return (client_req_map_fd(req, fd, child_fd, 0));
+}
+
+int
+client_req_map_fd(struct spawnd_req *req, int fd, int child_fd,
+    uint32_t flags)
+{
+	struct client_fdmap	*m;
+	size_t			 i, cap;
+
+	if (req == NULL || fd < 0 || child_fd < 0 ||
+	    child_fd >= PROTO_MAX_CHILD_FD)
+		return (-EINVAL);
+	for (i = 0; i < req->nfdmap; i++) {
+		if (req->fdmap[i].child_fd == child_fd) {
+			req->fdmap[i].fd = fd;
+			req->fdmap[i].flags = flags;
+			return (0);
+		}
+	}
+	if (req->nfdmap == PROTO_MAX_FDMAP)
+		return (-E2BIG);
+	if (req->nfdmap == req->fdmap_cap) {
+		cap = req->fdmap_cap != 0 ? req->fdmap_cap * 2 : 8;
+		if ((m = reallocarray(req->fdmap, cap, sizeof *m)) == NULL)
+			return (-ENOMEM);
+		req->fdmap = m;
+		req->fdmap_cap = cap;
+	}
+	req->fdmap[req->nfdmap].fd = fd;
+	req->fdmap[req->nfdmap].flags = flags;
+	req->fdmap[req->nfdmap++].child_fd = child_fd;
+	return (0);
+}
+
+/* Internal bits (SETSCHEDULER from set_sched) survive a flags change. */
+SPAWND_EXPORT int
+spawnd_req_set_flags(struct spawnd_req *req, unsigned int flags)
+{
+	if (req == NULL || (flags & ~(unsigned int)CLIENT_FLAGS_PUBLIC) != 0)
+		return (-EINVAL);
+	req->flags = (req->flags & ~(uint32_t)CLIENT_FLAGS_PUBLIC) | flags;
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_req_set_pgroup(struct spawnd_req *req, pid_t pgid)
+{
+	if (req == NULL || pgid < 0)
+		return (-EINVAL);
+	req->pgroup = (uint32_t)pgid;
+	req->has |= PROTO_HAS_PGROUP;
+	return (0);
+}
+
+uint64_t
+client_sigset_bits(const sigset_t *set)
+{
+	uint64_t	bits = 0;
+	int		sig;
+
+	for (sig = 1; sig <= PROTO_MAX_SIG; sig++) {
+		if (sigismember(set, sig) == 1)
+			bits |= (uint64_t)1 << (sig - 1);
+	}
+	return (bits);
+}
+
+SPAWND_EXPORT int
+spawnd_req_set_sigmask(struct spawnd_req *req, const sigset_t *mask)
+{
+	if (req == NULL || mask == NULL)
+		return (-EINVAL);
+	req->sigmask = client_sigset_bits(mask);
+	req->has |= PROTO_HAS_SIGMASK;
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_req_set_sigignore(struct spawnd_req *req, const sigset_t *set)
+{
+	if (req == NULL || set == NULL)
+		return (-EINVAL);
+	req->sigign = client_sigset_bits(set);
+	req->has |= PROTO_HAS_SIGIGN;
+	return (0);
+}
+
+/* As umask(2), only the permission bits count. */
+SPAWND_EXPORT int
+spawnd_req_set_umask(struct spawnd_req *req, mode_t mask)
+{
+	if (req == NULL)
+		return (-EINVAL);
+	req->umask = mask & 0777;
+	req->has |= PROTO_HAS_UMASK;
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_req_set_rlimit(struct spawnd_req *req, int resource,
+    const struct rlimit *rl)
+{
+	struct proto_rlimit	*p;
+
+	if (req == NULL || rl == NULL || resource < 0 ||
+	    resource >= RLIMIT_NLIMITS || resource >= PROTO_RLIMIT_COUNT ||
+	    rl->rlim_cur > rl->rlim_max)
+		return (-EINVAL);
+	p = &req->rlimits[resource];
+	p->resource = (uint32_t)resource;
+	p->cur = rl->rlim_cur == RLIM_INFINITY ? ~(uint64_t)0 : rl->rlim_cur;
+	p->max = rl->rlim_max == RLIM_INFINITY ? ~(uint64_t)0 : rl->rlim_max;
+	req->rlimit_set |= 1u << resource;
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_req_set_nice(struct spawnd_req *req, int nice)
+{
+	if (req == NULL || nice < -20 || nice > 19)
+		return (-EINVAL);
+	req->nice = nice;
+	req->has |= PROTO_HAS_NICE;
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_req_set_sched(struct spawnd_req *req, int policy,
+    const struct sched_param *param)
+{
+	if (req == NULL || param == NULL)
+		return (-EINVAL);
+	if (policy >= 0) {
+		req->sched_policy = (uint32_t)policy;
+		req->flags |= PROTO_SPAWN_SETSCHEDULER;
+	} else {
+		req->sched_policy = 0;
+		req->flags &= ~(uint32_t)PROTO_SPAWN_SETSCHEDULER;
+	}
+	req->sched_priority = param->sched_priority;
+	req->has |= PROTO_HAS_SCHED;
+	return (0);
+}
+
+/* 0 cancels the timeout. */
+SPAWND_EXPORT int
+spawnd_req_set_timeout(struct spawnd_req *req, unsigned int ms)
+{
+	if (req == NULL)
+		return (-EINVAL);
+	req->timeout_ms = ms;
+	if (ms != 0)
+		req->has |= PROTO_HAS_TIMEOUT;
+	else
+		req->has &= ~(uint32_t)PROTO_HAS_TIMEOUT;
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_req_set_grace(struct spawnd_req *req, unsigned int ms)
+{
+	if (req == NULL)
+		return (-EINVAL);
+	req->grace_ms = ms;
+	req->has |= PROTO_HAS_GRACE;
+	return (0);
+}
+
+/* File actions. */
+
+static int
+req_action(struct spawnd_req *req, const struct proto_action *a)
+{
+	struct proto_action	*p;
+	size_t			 cap;
+
+	if (req->nactions == PROTO_MAX_ACTIONS)
+		return (-E2BIG);
+	if (req->nactions == req->actions_cap) {
+		cap = req->actions_cap != 0 ? req->actions_cap * 2 : 8;
+		if ((p = reallocarray(req->actions, cap, sizeof *p)) == NULL)
+			return (-ENOMEM);
+		req->actions = p;
+		req->actions_cap = cap;
+	}
+	req->actions[req->nactions++] = *a;
+	return (0);
+}
+
+#define CHILD_FD_OK(fd)	((fd) >= 0 && (fd) < PROTO_MAX_CHILD_FD)
+
+SPAWND_EXPORT int
+spawnd_req_add_open(struct spawnd_req *req, int fd, const char *path,
+    int oflag, mode_t mode)
+{
+	struct proto_action	a = { .kind = PROTO_ACT_OPEN, .fd = fd,
+				    .oflags = (uint32_t)oflag,
+				    .mode = (uint32_t)mode, .path = path };
+
+	if (req == NULL || !CHILD_FD_OK(fd) || path == NULL)
+		return (-EINVAL);
+	return (req_action(req, &a));
+}
+
+SPAWND_EXPORT int
+spawnd_req_add_close(struct spawnd_req *req, int fd)
+{
+	struct proto_action	a = { .kind = PROTO_ACT_CLOSE, .fd = fd };
+
+	if (req == NULL || !CHILD_FD_OK(fd))
+		return (-EINVAL);
+	return (req_action(req, &a));
+}
+
+SPAWND_EXPORT int
+spawnd_req_add_dup2(struct spawnd_req *req, int fd, int newfd)
+{
+	struct proto_action	a = { .kind = PROTO_ACT_DUP2, .fd = fd,
+				    .newfd = newfd };
+
+	if (req == NULL || !CHILD_FD_OK(fd) || !CHILD_FD_OK(newfd))
+		return (-EINVAL);
+	return (req_action(req, &a));
+}
+
+SPAWND_EXPORT int
+spawnd_req_add_chdir(struct spawnd_req *req, const char *path)
+{
+	struct proto_action	a = { .kind = PROTO_ACT_CHDIR,
+				    .path = path };
+
+	if (req == NULL || path == NULL)
+		return (-EINVAL);
+	return (req_action(req, &a));
+}
+
+SPAWND_EXPORT int
+spawnd_req_add_fchdir(struct spawnd_req *req, int fd)
+{
+	struct proto_action	a = { .kind = PROTO_ACT_FCHDIR, .fd = fd };
+
+	if (req == NULL || !CHILD_FD_OK(fd))
+		return (-EINVAL);
+	return (req_action(req, &a));
+}
+
+SPAWND_EXPORT int
+spawnd_req_add_closefrom(struct spawnd_req *req, int from)
+{
+	struct proto_action	a = { .kind = PROTO_ACT_CLOSEFROM,
+				    .fd = from };
+
+	if (req == NULL || !CHILD_FD_OK(from))
+		return (-EINVAL);
+	return (req_action(req, &a));
+}
+
+SPAWND_EXPORT int
+spawnd_req_add_tcsetpgrp(struct spawnd_req *req, int fd)
+{
+	struct proto_action	a = { .kind = PROTO_ACT_TCSETPGRP,
+				    .fd = fd };
+
+	if (req == NULL || !CHILD_FD_OK(fd))
+		return (-EINVAL);
+	return (req_action(req, &a));
+}
+
+/* Spawning. */
+
+/*
+ * The index of fd among the fds to pass, adding it if new: a caller fd
+ * used twice (mapped at two numbers, or also the cwd) travels once.
+ */
+static int
+spawn_fd_index(int *fds, size_t *nfds, size_t max, int fd)
+{
+	size_t	i;
+
+	for (i = 0; i < *nfds; i++) {
+		if (fds[i] == fd)
+			return ((int)i);
+	}
+	if (*nfds >= max)
+		return (-E2BIG);
+	fds[*nfds] = fd;
+	return ((int)(*nfds)++);
+}
+
+/* Gives every fd the request passes an index: fd map, cwd, exec. */
+static int
+spawn_fds(const struct spawnd_client *c, const struct spawnd_req *req,
+    struct proto_spawn *ps, struct proto_fdmap *map, int *fds,
+    size_t *nfds)
+{
+	size_t	i, max = c->max_fds;
+	int	idx;
+
+	*nfds = 0;
+	for (i = 0; i < req->nfdmap; i++) {
+		if ((idx = spawn_fd_index(fds, nfds, max,
+		    req->fdmap[i].fd)) < 0)
+			return (idx);
+		map[i].index = (uint32_t)idx;
+		map[i].child_fd = req->fdmap[i].child_fd;
+		map[i].flags = req->fdmap[i].flags;
+	}
+	ps->fdmap = map;
+	ps->nfdmap = (uint32_t)req->nfdmap;
+	ps->cwd_fd = ps->exec_fd = -1;
+	if (req->cwd_fd >= 0 && (ps->cwd_fd = spawn_fd_index(fds, nfds, max,
+	    req->cwd_fd)) < 0)
+		return (ps->cwd_fd);
+	if (req->exec_fd >= 0 && (ps->exec_fd = spawn_fd_index(fds, nfds,
+	    max, req->exec_fd)) < 0)
+		return (ps->exec_fd);
+	return (0);
+}
+
+/*
+ * Everything but the fds.  proto_spawn's vectors are not const (the
+ * decoder fills them); the encoder only reads them.
+ */
+static void
+spawn_fill(const struct spawnd_req *req, struct proto_spawn *ps,
+    struct proto_rlimit *rl)
+{
+	uint32_t	i;
+
+	ps->flags = req->flags;
+	ps->has = req->has;
+	ps->argv = (char **)(uintptr_t)req->argv;
+	(void)strv_check(req->argv, UINT32_MAX, 0, &ps->argc);
+	if (req->envp != NULL) {
+		ps->envp = (char **)(uintptr_t)req->envp;
+		(void)strv_check(req->envp, UINT32_MAX, 0, &ps->envc);
+	}
+	ps->path = req->path;
+	ps->cwd = req->cwd;
+	ps->sigmask = req->sigmask;
+	ps->sigign = req->sigign;
+	ps->pgroup = req->pgroup;
+	ps->umask = req->umask;
+	for (i = 0; i < PROTO_RLIMIT_COUNT; i++) {
+		if (req->rlimit_set & (1u << i))
+			rl[ps->nrlimits++] = req->rlimits[i];
+	}
+	ps->rlimits = rl;
+	ps->nice = req->nice;
+	ps->sched_policy = req->sched_policy;
+	ps->sched_priority = req->sched_priority;
+	ps->actions = req->actions;
+	ps->nactions = (uint32_t)req->nactions;
+	ps->grace_ms = req->grace_ms;
+	ps->timeout_ms = req->timeout_ms;
+}
+
+/* Encodes the body into b and collects the fds it passes. */
+static int
+spawn_encode(const struct spawnd_client *c, const struct spawnd_req *req,
+    struct proto_buf *b, int *fds, size_t *nfds)
+{
+	struct proto_spawn	 ps;
+	struct proto_rlimit	 rl[PROTO_RLIMIT_COUNT];
+	struct proto_fdmap	*map = NULL;
+	int			 r;
+
+	memset(&ps, 0, sizeof ps);
+	if (req->nfdmap != 0 &&
+	    (map = calloc(req->nfdmap, sizeof *map)) == NULL)
+		return (-ENOMEM);
+	if ((r = spawn_fds(c, req, &ps, map, fds, nfds)) != 0)
+		goto out;
+	spawn_fill(req, &ps, rl);
+	proto_encode_spawn(b, &ps);
+	if ((r = b->err) == 0 && b->len > c->max_request)
+		r = -E2BIG;
+out:
+	free(map);
+	return (r);
+}
+
+/*
+ * Sends the body as frames of at most PROTO_MAX_PAYLOAD bytes, fds on the
+ * first.  The body is not copied: each datagram is {header, slice}.  Once
+ * a frame went out the request cannot be taken back, so a later failure
+ * kills the connection; a failed first frame (a bad fd) does not.
+ */
+static int
+spawn_frames(struct spawnd_client *c, uint32_t id, const struct proto_buf *b,
+    const int *fds, size_t nfds)
+{
+	struct proto_hdr	hdr = { .type = PROTO_SPAWN, .id = id };
+	uint8_t			h[PROTO_HDR_SIZE];
+	struct iovec		iov[2];
+	size_t			off = 0, n;
+	ssize_t			sent;
+
+	do {
+		n = b->len - off;
+		if (n > PROTO_MAX_PAYLOAD)
+			n = PROTO_MAX_PAYLOAD;
+		hdr.flags = off + n < b->len ? PROTO_F_MORE : 0;
+		hdr.length = (uint32_t)n;
+		hdr.nfds = off == 0 ? (uint16_t)nfds : 0;
+		proto_encode_hdr(h, &hdr);
+		iov[0].iov_base = h;
+		iov[0].iov_len = sizeof h;
+		iov[1].iov_base = b->data + off;
+		iov[1].iov_len = n;
+		sent = fdio_send(c->fd, iov, 2, fds, hdr.nfds, 0);
+		if (sent >= 0 && (size_t)sent != sizeof h + n)
+			sent = -EIO;
+		if (sent < 0 && (off != 0 || sent == -EPIPE ||
+		    sent == -ECONNRESET || sent == -ENOTCONN))
+			return (client_fail(c, (int)sent));
+		if (sent < 0)
+			return ((int)sent);
+		off += n;
+	} while (off < b->len);
+	return (0);
+}
+
+int
+client_spawn_send(struct spawnd_client *c, const struct spawnd_req *req,
+    struct spawnd_child **ret_child)
+{
+	struct spawnd_child	*ch;
+	struct proto_buf	 b;
+	int			 fds[PROTO_MAX_FDS];
+	size_t			 nfds;
+	int			 r;
+
+	if (c->error != 0)
+		return (-ENOTCONN);
+	if (req->argv == NULL)
+		return (-EINVAL);
+	if ((ch = calloc(1, sizeof *ch)) == NULL)
+		return (-ENOMEM);
+	ch->pid = -1;
+	ch->pidfd = -1;
+	ch->flags = req->flags;
+	proto_buf_init(&b);
+	if ((r = spawn_encode(c, req, &b, fds, &nfds)) != 0)
+		goto fail;
+	ch->id = client_id(c);
+	if ((r = spawn_frames(c, ch->id, &b, fds, nfds)) != 0)
+		goto fail;
+	proto_buf_free(&b);
+	*ret_child = ch;
+	return (0);
+fail:
+	proto_buf_free(&b);
+	free(ch);
+	return (r);
+}
+
+/* STARTED: the child runs; the handle takes the pidfd. */
+static int
+spawn_started(struct spawnd_client *c, struct spawnd_child *ch,
+    struct client_frame *fr)
+{
+	struct proto_started	st;
+	size_t			want;
+
+	want = (ch->flags & PROTO_SPAWN_NO_PIDFD) ? 0 : 1;
+	if (fr->nfds != want || proto_decode_started(fr->payload,
+	    fr->hdr.length, &st) != 0 || st.pid == 0 || st.pid > INT_MAX)
+		return (client_fail(c, -EPROTO));
+	ch->pid = (pid_t)st.pid;
+	if (want != 0)
+		ch->pidfd = fr->fds[0];
+	fr->nfds = 0;
+	ch->client = c;
+	TAILQ_INSERT_HEAD(&c->children, ch, entry);
+	return (0);
+}
+
+/*
+ * FAILED: returns the daemon's errno (which may well be EPROTO for a
+ * request it found malformed); only a malformed FAILED kills the link.
+ */
+static int
+spawn_failed(struct spawnd_client *c, const struct client_frame *fr,
+    struct spawnd_failure *ret_failure)
+{
+	struct proto_failed	f;
+
+	if (fr->nfds != 0 || proto_decode_failed(fr->payload,
+	    fr->hdr.length, &f) != 0 || f.error == 0 ||
+	    f.error > CLIENT_MAX_ERRNO || f.step > PROTO_STEP_MAX)
+		return (client_fail(c, -EPROTO));
+	if (ret_failure != NULL) {
+		ret_failure->error = (int)f.error;
+		ret_failure->step = f.step;
+		ret_failure->action = f.index <= INT_MAX ? (int)f.index : -1;
+	}
+	return (-(int)f.error);
+}
+
+int
+client_spawn_recv(struct spawnd_client *c, struct spawnd_child *ch,
+    struct spawnd_failure *ret_failure)
+{
+	struct client_frame	fr;
+	int			r;
+
+	if ((r = client_reply(c, ch->id, -1, &fr)) != 0)
+		return (r);
+	if (fr.hdr.type == PROTO_STARTED)
+		r = spawn_started(c, ch, &fr);
+	else if (fr.hdr.type == PROTO_FAILED)
+		r = spawn_failed(c, &fr, ret_failure);
+	else
+		r = client_fail(c, -EPROTO);
+	frame_discard(&fr);
+	return (r);
+}
+
+SPAWND_EXPORT int
+spawnd_spawn(struct spawnd_client *c, const struct spawnd_req *req,
+    struct spawnd_child **ret_child, struct spawnd_failure *ret_failure)
+{
+	struct spawnd_child	*ch;
+	int			 r;
+
+	if (ret_failure != NULL) {
+		ret_failure->error = 0;
+		ret_failure->step = SPAWND_STEP_NONE;
+		ret_failure->action = -1;
+	}
+	if (c == NULL || req == NULL || ret_child == NULL)
+		return (-EINVAL);
+	if ((r = client_spawn_send(c, req, &ch)) != 0)
+		return (r);
+	if ((r = client_spawn_recv(c, ch, ret_failure)) != 0) {
+		spawnd_child_free(ch);
+		return (r);
+	}
+	*ret_child = ch;
+	return (0);
+}
+
+/* Children. */
+
+SPAWND_EXPORT pid_t
+spawnd_child_pid(const struct spawnd_child *ch)
+{
+	if (ch == NULL)
+		return (-EINVAL);
+	return (ch->pid);
+}
+
+SPAWND_EXPORT int
+spawnd_child_fd(const struct spawnd_child *ch)
+{
+	if (ch == NULL)
+		return (-EINVAL);
+	return (ch->pidfd);
+}
+
+SPAWND_EXPORT int
+spawnd_child_wait(struct spawnd_child *ch, int timeout_ms,
+    struct spawnd_exit *ret_exit)
+{
+	struct client_frame	fr;
+	int64_t			deadline;
+	int			r;
+
+	if (ch == NULL || timeout_ms < -1)
+		return (-EINVAL);
+	deadline = client_deadline(timeout_ms);
+	while (!ch->exited) {
+		if (ch->client == NULL || ch->client->error != 0)
+			return (-ENOTCONN);
+		r = client_next(ch->client, deadline, &fr);
+		if (r == -ECONNRESET || r == -EPIPE)
+			return (-ENOTCONN);
+		if (r < 0)
+			return (r);
+		if (r == 1)
+			frame_discard(&fr);
+	}
+	if (ret_exit != NULL)
+		*ret_exit = ch->exit;
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_child_kill(struct spawnd_child *ch, int sig, unsigned int flags)
+{
+	struct proto_kill	 k;
+	struct client_frame	 fr;
+	struct spawnd_client	*c;
+	uint8_t			 p[12];
+	uint32_t		 id;
+	int			 r;
+
+	if (ch == NULL || sig < 1 || sig > PROTO_MAX_SIG ||
+	    (flags & ~(unsigned int)SPAWND_KILL_GROUP) != 0)
+		return (-EINVAL);
+	if (ch->exited)
+		return (-ESRCH);
+	if ((c = ch->client) == NULL || c->error != 0)
+		return (-ENOTCONN);
+	k.child = ch->id;
+	k.signal = (uint32_t)sig;
+	k.flags = (flags & SPAWND_KILL_GROUP) ? PROTO_KILL_GROUP : 0;
+	id = client_id(c);
+	if ((r = client_send(c, PROTO_KILL, id, p,
+	    proto_encode_kill(p, &k))) != 0)
+		return (r);
+	if ((r = client_reply(c, id, -1, &fr)) != 0)
+		return (r);
+	if (fr.hdr.type == PROTO_OK && fr.nfds == 0 && fr.hdr.length == 0)
+		return (0);
+	if (fr.hdr.type == PROTO_FAILED)
+		r = spawn_failed(c, &fr, NULL);
+	else
+		r = client_fail(c, -EPROTO);
+	frame_discard(&fr);
+	return (r);
+}
+
+SPAWND_EXPORT void
+spawnd_child_free(struct spawnd_child *ch)
+{
+	if (ch == NULL)
+		return;
+	if (ch->client != NULL)
+		TAILQ_REMOVE(&ch->client->children, ch, entry);
+	if (ch->pidfd != -1)
+		(void)close(ch->pidfd);
+	free(ch);
+}
+
+SPAWND_EXPORT int
+spawnd_run(const char *path, const struct spawnd_req *req,
+    struct spawnd_exit *ret_exit, struct spawnd_failure *ret_failure)
+{
+	struct spawnd_client	*c;
+	struct spawnd_child	*ch = NULL;
+	int			 r;
+
+	if (ret_failure != NULL) {
+		ret_failure->error = 0;
+		ret_failure->step = SPAWND_STEP_NONE;
+		ret_failure->action = -1;
+	}
+	if (req == NULL)
+		return (-EINVAL);
+	if ((r = spawnd_connect(path, -1, &c)) != 0)
+		return (r);
+	if ((r = spawnd_spawn(c, req, &ch, ret_failure)) == 0)
+		r = spawnd_child_wait(ch, -1, ret_exit);
+	spawnd_child_free(ch);
+	spawnd_client_free(c);
+	return (r);
+}

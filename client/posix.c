@@ -1,0 +1,1272 @@
+/*
+ * libspawnd: the posix_spawn face.  Same arguments, flags and return
+ * values as POSIX; the daemon forks.  Each spawn opens its own connection
+ * (so any thread may call it) and sends HELLO and SPAWN back to back; the
+ * connection then carries the child's exit record and stays open, owned
+ * by the table below, until spawnd_waitpid() reaps the child.
+ *
+ * A posix_spawn child starts with the caller's state, but the daemon's
+ * child would start with the daemon's: so the caller's non-CLOEXEC fds,
+ * cwd, umask, rlimits, signal mask and ignored signals are read here and
+ * sent explicitly, then the attributes and file actions apply over them.
+ */
+
+#include <sys/queue.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client-int.h"
+#include "proto.h"
+#include "spawnd.h"
+
+#ifndef POSIX_SPAWN_USEVFORK
+#define POSIX_SPAWN_USEVFORK	0x40
+#endif
+#ifndef POSIX_SPAWN_SETSID
+#define POSIX_SPAWN_SETSID	0x80
+#endif
+#define POSIX_FLAGS_ALL		(POSIX_SPAWN_RESETIDS | \
+	    POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | \
+	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSCHEDPARAM | \
+	    POSIX_SPAWN_SETSCHEDULER | POSIX_SPAWN_USEVFORK | \
+	    POSIX_SPAWN_SETSID)
+
+#define POSIX_TIED		0x1	/* in attr->__spawnd_flags */
+#define POSIX_DEFAULT_PATH	"/bin:/usr/bin"	/* execvp's, glibc's */
+#define POSIX_SPAWN_TRIES	3	/* fd table changed under us */
+#define POSIX_WAIT_SLICE_MS	50	/* waitpid(-1) sees new entries */
+
+/* collect results for waitpid(-1) */
+#define POSIX_READY		0
+#define POSIX_EMPTY		1
+#define POSIX_NONE		2
+
+/* One file action; the object owns path (a copy, as glibc makes). */
+struct posix_action {
+	int		 kind;		/* PROTO_ACT_* */
+	int		 fd;
+	int		 newfd;
+	int		 oflag;
+	mode_t		 mode;
+	char		*path;
+};
+
+/* An outstanding child and the connection its exit record will come on. */
+struct posix_entry {
+	pid_t			 pid;
+	uint64_t		 serial;	/* names it across unlocks */
+	int			 busy;		/* a thread reads it */
+	struct spawnd_client	*client;
+	struct spawnd_child	*child;
+	TAILQ_ENTRY(posix_entry) entry;
+};
+
+struct posix_pollset {
+	struct pollfd		*pfd;
+	uint64_t		*serial;
+	size_t			 n;
+};
+
+/*
+ * The library's one piece of process-wide mutable state, process-wide by
+ * nature as the kernel's child list is: the children spawnd_posix_spawn*()
+ * started and spawnd_waitpid() has not reaped.  lock guards everything;
+ * an entry marked busy is being read by one thread with the lock dropped,
+ * and only that thread may free it; cond is broadcast whenever an entry is
+ * added, released or removed.
+ */
+static struct {
+	pthread_mutex_t		 lock;
+	pthread_cond_t		 cond;
+	uint64_t		 serial;
+	TAILQ_HEAD(, posix_entry) entries;
+} posix_table = {
+	PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_COND_INITIALIZER,
+	0,
+	TAILQ_HEAD_INITIALIZER(posix_table.entries)
+};
+
+static int	posix_spawn_common(pid_t *, const char *, int,
+		    const spawnd_posix_spawn_file_actions_t *,
+		    const spawnd_posix_spawnattr_t *, char *const [],
+		    char *const []);
+static int	posix_same_path(char *const []);
+static int	posix_search(const char *, char **);
+static int	posix_program(struct spawnd_req *, const char *, int,
+		    char *const [], char **);
+static int	posix_status_field(const char *, const char *, int,
+		    uint64_t *);
+static int	posix_inherit_signals(struct spawnd_req *);
+static int	posix_inherit_state(struct spawnd_req *);
+static void	posix_inherit_rlimits(struct spawnd_req *);
+static int	posix_inherit_one(struct spawnd_req *, int, const char *);
+static int	posix_inherit_fds(struct spawnd_req *,
+		    const spawnd_posix_spawn_file_actions_t *);
+static int	posix_action_src(const struct posix_action *);
+static int	posix_action_fds(struct spawnd_req *,
+		    const spawnd_posix_spawn_file_actions_t *);
+static int	posix_apply_attr(struct spawnd_req *,
+		    const spawnd_posix_spawnattr_t *);
+static int	posix_apply_actions(struct spawnd_req *,
+		    const spawnd_posix_spawn_file_actions_t *);
+static int	posix_request(struct spawnd_req *,
+		    const spawnd_posix_spawn_file_actions_t *,
+		    const spawnd_posix_spawnattr_t *, char *const [],
+		    char *const [], int *);
+static int	posix_start(struct spawnd_req *,
+		    const spawnd_posix_spawn_file_actions_t *,
+		    struct posix_entry *);
+static void	posix_entry_free(struct posix_entry *);
+static void	posix_table_add(struct posix_entry *);
+static struct posix_entry *posix_find_pid(pid_t);
+static struct posix_entry *posix_find_serial(uint64_t);
+static void	posix_unlock(void *);
+static void	posix_release(void *);
+static void	posix_read(struct posix_entry *, int, struct spawnd_exit *,
+		    int *);
+static pid_t	posix_reap(struct posix_entry *, int, int *);
+static void	posix_claim_locked(pid_t, int, struct posix_entry **, int *);
+static void	posix_claim(pid_t, int, struct posix_entry **, int *);
+static pid_t	posix_wait_one(pid_t, int *, int);
+static int	posix_fill(struct posix_pollset *, size_t);
+static void	posix_collect_locked(struct posix_pollset *, int, int *);
+static int	posix_collect(struct posix_pollset *, int);
+static void	posix_pollset_free(void *);
+static pid_t	posix_try_ready(const struct posix_pollset *, int *);
+static void	posix_poll(struct posix_pollset *, int, int *, pid_t *);
+static pid_t	posix_wait_any(int *, int);
+static int	posix_fd_ok(int);
+static int	posix_fa_add(spawnd_posix_spawn_file_actions_t *,
+		    const struct posix_action *);
+
+/* Spawning. */
+
+SPAWND_EXPORT int
+spawnd_posix_spawn(pid_t *pid, const char *path,
+    const spawnd_posix_spawn_file_actions_t *file_actions,
+    const spawnd_posix_spawnattr_t *attrp, char *const argv[],
+    char *const envp[])
+{
+	return (posix_spawn_common(pid, path, 0, file_actions, attrp, argv,
+	    envp));
+}
+
+SPAWND_EXPORT int
+spawnd_posix_spawnp(pid_t *pid, const char *file,
+    const spawnd_posix_spawn_file_actions_t *file_actions,
+    const spawnd_posix_spawnattr_t *attrp, char *const argv[],
+    char *const envp[])
+{
+	return (posix_spawn_common(pid, file, 1, file_actions, attrp, argv,
+	    envp));
+}
+
+/*
+ * Cancellation is held off: a cancelled spawn would leave a running child
+ * nobody can reap.  Returns 0 or a positive errno, as POSIX does.
+ */
+static int
+posix_spawn_common(pid_t *pid, const char *path, int search,
+    const spawnd_posix_spawn_file_actions_t *fa,
+    const spawnd_posix_spawnattr_t *attr, char *const argv[],
+    char *const envp[])
+{
+	struct spawnd_req	*req = NULL;
+	struct posix_entry	*e;
+	char			*found = NULL;
+	int			 cwd = -1, r, cancel;
+
+	if (path == NULL || argv == NULL)
+		return (EINVAL);
+	if ((e = calloc(1, sizeof *e)) == NULL)
+		return (ENOMEM);
+	(void)pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+	if ((r = spawnd_req_new(&req)) != 0)
+		goto fail;
+	if ((r = posix_program(req, path, search, envp, &found)) != 0 ||
+	    (r = posix_request(req, fa, attr, argv, envp, &cwd)) != 0 ||
+	    (r = posix_start(req, fa, e)) != 0)
+		goto fail;
+	if (pid != NULL)
+		*pid = e->pid;
+	posix_table_add(e);
+	e = NULL;
+fail:
+	posix_entry_free(e);
+	if (cwd != -1)
+		(void)close(cwd);
+	spawnd_req_free(req);
+	free(found);
+	(void)pthread_setcancelstate(cancel, NULL);
+	return (-r);
+}
+
+/* Whether envp's PATH is the caller's (both unset counts as the same). */
+static int
+posix_same_path(char *const envp[])
+{
+	const char	*mine = getenv("PATH"), *theirs = NULL;
+	size_t		 i;
+
+	for (i = 0; envp != NULL && envp[i] != NULL; i++) {
+		if (strncmp(envp[i], "PATH=", 5) == 0) {
+			theirs = envp[i] + 5;
+			break;
+		}
+	}
+	if (mine == NULL || theirs == NULL)
+		return (mine == theirs);
+	return (strcmp(mine, theirs) == 0);
+}
+
+/*
+ * execvp's search over the caller's PATH: the first regular file we may
+ * execute.  ENOENT if none, EACCES if one existed that we may not run.
+ */
+static int
+posix_search(const char *file, char **ret_path)
+{
+	const char	*p, *end;
+	char		*buf;
+	struct stat	 st;
+	int		 eacces = 0;
+
+	if ((p = getenv("PATH")) == NULL)
+		p = POSIX_DEFAULT_PATH;
+	for (;; p = end + 1) {
+		end = strchrnul(p, ':');
+		if (asprintf(&buf, "%.*s%s%s", (int)(end - p), p,
+		    end == p ? "" : "/", file) == -1)
+			return (-ENOMEM);
+		if (faccessat(AT_FDCWD, buf, X_OK, AT_EACCESS) == 0 &&
+		    stat(buf, &st) == 0 && S_ISREG(st.st_mode)) {
+			*ret_path = buf;
+			return (0);
+		}
+		if (errno == EACCES)
+			eacces = 1;
+		free(buf);
+		if (*end == '\0')
+			break;
+	}
+	return (eacces ? -EACCES : -ENOENT);
+}
+
+/*
+ * What to exec.  POSIX has posix_spawnp() search the caller's PATH, while
+ * the protocol's PATH_SEARCH has the daemon search the PATH of envp (with
+ * execvp's rules, relative entries against the child's cwd, after the
+ * file actions: exactly what a posix_spawn child would do).  So when the
+ * two PATHs are the same, the daemon searches.  When they differ, the
+ * client searches the caller's PATH itself (faccessat X_OK + S_ISREG, the
+ * first hit wins) and sends the full path: the only inexactness left is a
+ * relative PATH entry combined with a chdir file action.
+ */
+static int
+posix_program(struct spawnd_req *req, const char *file, int search,
+    char *const envp[], char **ret_found)
+{
+	int	r;
+
+	if (*file == '\0')
+		return (-ENOENT);
+	if (!search || strchr(file, '/') != NULL)
+		return (spawnd_req_set_path(req, file));
+	if (posix_same_path(envp)) {
+		req->flags |= PROTO_SPAWN_PATH_SEARCH;
+		return (spawnd_req_set_path(req, file));
+	}
+	if ((r = posix_search(file, ret_found)) != 0)
+		return (r);
+	return (spawnd_req_set_path(req, *ret_found));
+}
+
+/* Reads "Key:\t<number>" from a /proc status text. */
+static int
+posix_status_field(const char *text, const char *key, int base,
+    uint64_t *ret)
+{
+	const char	*p;
+	char		*end;
+
+	if ((p = strstr(text, key)) == NULL)
+		return (-ENOENT);
+	p += strlen(key);
+	*ret = strtoull(p, &end, base);
+	if (end == p)
+		return (-EINVAL);
+	return (0);
+}
+
+/* Without /proc: the same from the signal calls (no umask: racy). */
+static int
+posix_inherit_signals(struct spawnd_req *req)
+{
+	struct sigaction	sa;
+	sigset_t		set;
+	int			sig;
+
+	if (pthread_sigmask(SIG_BLOCK, NULL, &set) != 0)
+		return (-EINVAL);
+	req->sigmask = client_sigset_bits(&set);
+	req->sigign = 0;
+	for (sig = 1; sig <= PROTO_MAX_SIG; sig++) {
+		if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+			req->sigign |= (uint64_t)1 << (sig - 1);
+	}
+	req->has |= PROTO_HAS_SIGMASK | PROTO_HAS_SIGIGN;
+	return (0);
+}
+
+/*
+ * umask, the calling thread's blocked signals and the ignored ones, in
+ * one read: /proc is the only way to read the umask without setting it.
+ */
+static int
+posix_inherit_state(struct spawnd_req *req)
+{
+	char		buf[4096];
+	uint64_t	um, blk, ign;
+	size_t		len = 0;
+	ssize_t		n;
+	int		fd;
+
+	if ((fd = open("/proc/thread-self/status", O_RDONLY | O_CLOEXEC)) ==
+	    -1)
+		return (posix_inherit_signals(req));
+	while (len < sizeof buf - 1 &&
+	    (n = read(fd, buf + len, sizeof buf - 1 - len)) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			break;
+		len += (size_t)n;
+	}
+	(void)close(fd);
+	buf[len] = '\0';
+	if (posix_status_field(buf, "\nUmask:", 8, &um) == 0) {
+		req->umask = (uint32_t)um & 0777;
+		req->has |= PROTO_HAS_UMASK;
+	}
+	if (posix_status_field(buf, "\nSigBlk:", 16, &blk) != 0 ||
+	    posix_status_field(buf, "\nSigIgn:", 16, &ign) != 0)
+		return (posix_inherit_signals(req));
+	req->sigmask = blk;
+	req->sigign = ign;
+	req->has |= PROTO_HAS_SIGMASK | PROTO_HAS_SIGIGN;
+	return (0);
+}
+
+/* A resource the kernel does not know is left at the daemon's value. */
+static void
+posix_inherit_rlimits(struct spawnd_req *req)
+{
+	struct rlimit	rl;
+	int		r;
+
+	for (r = 0; r < RLIMIT_NLIMITS && r < PROTO_RLIMIT_COUNT; r++) {
+		if (prlimit(0, r, NULL, &rl) == 0)
+			(void)spawnd_req_set_rlimit(req, r, &rl);
+	}
+}
+
+/*
+ * One /proc/self/fd entry: passed at its own number unless CLOEXEC (or
+ * closed meanwhile).  The request holds PROTO_MAX_FDS fds and the cwd
+ * takes one, so a caller with more inheritable fds than PROTO_MAX_FDS - 1
+ * gets E2BIG: there is no way to pass them all, and silently dropping
+ * some would break the posix_spawn contract.
+ */
+static int
+posix_inherit_one(struct spawnd_req *req, int dirfd, const char *name)
+{
+	char	*end;
+	long	 fd;
+	int	 fl;
+
+	if (name[0] < '0' || name[0] > '9')
+		return (0);
+	fd = strtol(name, &end, 10);
+	if (*end != '\0' || fd == dirfd || fd > INT32_MAX)
+		return (0);
+	if ((fl = fcntl((int)fd, F_GETFD)) == -1 || (fl & FD_CLOEXEC))
+		return (0);
+	if (req->nfdmap >= PROTO_MAX_FDS - 1 || fd >= PROTO_MAX_CHILD_FD)
+		return (-E2BIG);
+	return (spawnd_req_set_fd(req, (int)fd, (int)fd));
+}
+
+/*
+ * The fd map: every fd without CLOEXEC, then those the file actions use.
+ * getdents64 rather than readdir: no DIR allocation per spawn.
+ */
+static int
+posix_inherit_fds(struct spawnd_req *req,
+    const spawnd_posix_spawn_file_actions_t *fa)
+{
+	union {
+		struct dirent64	d;
+		char		b[4096];
+	}			 u;
+	struct dirent64		*d;
+	ssize_t			 n, off;
+	int			 dirfd, r = 0;
+
+	req->nfdmap = 0;
+	if ((dirfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		return (-errno);
+	while ((n = getdents64(dirfd, u.b, sizeof u.b)) > 0) {
+		for (off = 0; off < n; off += d->d_reclen) {
+			d = (struct dirent64 *)(void *)(u.b + off);
+			if ((r = posix_inherit_one(req, dirfd,
+			    d->d_name)) != 0)
+				goto out;
+		}
+	}
+	if (n == -1)
+		r = -errno;
+out:
+	(void)close(dirfd);
+	return (r != 0 ? r : posix_action_fds(req, fa));
+}
+
+/* The caller's fd an action reads (dup2 from, fchdir, tcsetpgrp), or -1. */
+static int
+posix_action_src(const struct posix_action *a)
+{
+	switch (a->kind) {
+	case PROTO_ACT_DUP2:
+	case PROTO_ACT_FCHDIR:
+	case PROTO_ACT_TCSETPGRP:
+		return (a->fd);
+	default:
+		return (-1);
+	}
+}
+
+/*
+ * A posix_spawn child holds all the caller's fds until exec, CLOEXEC ones
+ * too, so file actions may read those: such an fd is passed at its own
+ * number as well, and stays close-on-exec in the child (PROTO_FD_CLOEXEC),
+ * so exec closes it unless an action made that number its own.
+ */
+static int
+posix_action_fds(struct spawnd_req *req,
+    const spawnd_posix_spawn_file_actions_t *fa)
+{
+	const struct posix_action	*a;
+	size_t				 j;
+	int				 i, fd, r;
+
+	for (i = 0, a = fa != NULL ? fa->__actions : NULL;
+	    fa != NULL && i < fa->__used; i++, a++) {
+		if ((fd = posix_action_src(a)) < 0 || fcntl(fd, F_GETFD) == -1)
+			continue;
+		for (j = 0; j < req->nfdmap; j++) {
+			if (req->fdmap[j].child_fd == fd)
+				break;
+		}
+		if (j < req->nfdmap)
+			continue;
+		if (req->nfdmap >= PROTO_MAX_FDS - 1)
+			return (-E2BIG);
+		if ((r = client_req_map_fd(req, fd, fd, PROTO_FD_CLOEXEC)) != 0)
+			return (r);
+	}
+	return (0);
+}
+
+static int
+posix_apply_attr(struct spawnd_req *req, const spawnd_posix_spawnattr_t *a)
+{
+	int	r = 0;
+
+	req->flags |= PROTO_SPAWN_NO_PIDFD;
+	if (a == NULL || !(a->__spawnd_flags & POSIX_TIED))
+		req->flags |= PROTO_SPAWN_DETACH;
+	if (a == NULL)
+		return (0);
+	if (a->__flags & POSIX_SPAWN_SETSIGMASK)
+		req->sigmask = client_sigset_bits(&a->__ss);
+	if (a->__flags & POSIX_SPAWN_SETSIGDEF)
+		req->sigign &= ~client_sigset_bits(&a->__sd);
+	if (a->__flags & POSIX_SPAWN_RESETIDS)
+		req->flags |= PROTO_SPAWN_RESETIDS;
+	if (a->__flags & POSIX_SPAWN_SETSID)
+		req->flags |= PROTO_SPAWN_SETSID;
+	if (a->__flags & POSIX_SPAWN_SETPGROUP)
+		r = spawnd_req_set_pgroup(req, a->__pgrp);
+	if (r == 0 && (a->__flags & POSIX_SPAWN_SETSCHEDULER))
+		r = spawnd_req_set_sched(req, a->__policy, &a->__sp);
+	else if (r == 0 && (a->__flags & POSIX_SPAWN_SETSCHEDPARAM))
+		r = spawnd_req_set_sched(req, -1, &a->__sp);
+	if (r == 0 && (a->__spawnd_flags & POSIX_TIED) && a->__grace_ms != 0)
+		r = spawnd_req_set_grace(req, a->__grace_ms);
+	return (r);
+}
+
+/* The request borrows the actions' paths: fa outlives the call. */
+static int
+posix_apply_actions(struct spawnd_req *req,
+    const spawnd_posix_spawn_file_actions_t *fa)
+{
+	const struct posix_action	*a;
+	int				 i, r;
+
+	if (fa == NULL)
+		return (0);
+	for (i = 0, a = fa->__actions; i < fa->__used; i++, a++) {
+		switch (a->kind) {
+		case PROTO_ACT_OPEN:
+			r = spawnd_req_add_open(req, a->fd, a->path, a->oflag,
+			    a->mode);
+			break;
+		case PROTO_ACT_CLOSE:
+			r = spawnd_req_add_close(req, a->fd);
+			break;
+		case PROTO_ACT_DUP2:
+			r = spawnd_req_add_dup2(req, a->fd, a->newfd);
+			break;
+		case PROTO_ACT_CHDIR:
+			r = spawnd_req_add_chdir(req, a->path);
+			break;
+		case PROTO_ACT_FCHDIR:
+			r = spawnd_req_add_fchdir(req, a->fd);
+			break;
+		case PROTO_ACT_CLOSEFROM:
+			r = spawnd_req_add_closefrom(req, a->fd);
+			break;
+		case PROTO_ACT_TCSETPGRP:
+			r = spawnd_req_add_tcsetpgrp(req, a->fd);
+			break;
+		default:
+			r = -EINVAL;
+			break;
+		}
+		if (r != 0)
+			return (r);
+	}
+	return (0);
+}
+
+/* Everything but the fd map, which posix_start() takes at the last moment. */
+static int
+posix_request(struct spawnd_req *req,
+    const spawnd_posix_spawn_file_actions_t *fa,
+    const spawnd_posix_spawnattr_t *attr, char *const argv[],
+    char *const envp[], int *ret_cwd)
+{
+	int	r;
+
+	if ((r = spawnd_req_set_argv(req, (const char *const *)argv)) != 0 ||
+	    (r = spawnd_req_set_envp(req, (const char *const *)envp)) != 0 ||
+	    (r = posix_inherit_state(req)) != 0)
+		return (r);
+	posix_inherit_rlimits(req);
+	if ((*ret_cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return (-errno);
+	if ((r = spawnd_req_set_cwd_fd(req, *ret_cwd)) != 0 ||
+	    (r = posix_apply_attr(req, attr)) != 0)
+		return (r);
+	return (posix_apply_actions(req, fa));
+}
+
+/*
+ * HELLO and SPAWN go out back to back; the handshake reply is read after.
+ * An fd closed by another thread between listing and sending makes
+ * sendmsg fail with EBADF before anything went out: list again.
+ */
+static int
+posix_start(struct spawnd_req *req,
+    const spawnd_posix_spawn_file_actions_t *fa, struct posix_entry *e)
+{
+	struct spawnd_failure	f;
+	int			r, hs, tries;
+
+	if ((r = client_open(NULL, &e->client)) != 0)
+		return (r);
+	for (tries = 1;; tries++) {
+		if ((r = posix_inherit_fds(req, fa)) != 0)
+			return (r);
+		r = client_spawn_send(e->client, req, &e->child);
+		if (r != -EBADF || tries == POSIX_SPAWN_TRIES)
+			break;
+	}
+	/* The daemon's ERROR for HELLO explains a failed send best. */
+	if ((hs = client_handshake(e->client, -1)) != 0)
+		return (hs);
+	if (r != 0)
+		return (r);
+	if ((r = client_spawn_recv(e->client, e->child, &f)) != 0)
+		return (r);
+	e->pid = spawnd_child_pid(e->child);
+	return (0);
+}
+
+/* The table. */
+
+static void
+posix_entry_free(struct posix_entry *e)
+{
+	if (e == NULL)
+		return;
+	spawnd_child_free(e->child);
+	spawnd_client_free(e->client);
+	free(e);
+}
+
+static void
+posix_table_add(struct posix_entry *e)
+{
+	(void)pthread_mutex_lock(&posix_table.lock);
+	e->serial = ++posix_table.serial;
+	TAILQ_INSERT_TAIL(&posix_table.entries, e, entry);
+	(void)pthread_cond_broadcast(&posix_table.cond);
+	(void)pthread_mutex_unlock(&posix_table.lock);
+}
+
+static struct posix_entry *
+posix_find_pid(pid_t pid)
+{
+	struct posix_entry	*e;
+
+	TAILQ_FOREACH(e, &posix_table.entries, entry) {
+		if (e->pid == pid)
+			return (e);
+	}
+	return (NULL);
+}
+
+static struct posix_entry *
+posix_find_serial(uint64_t serial)
+{
+	struct posix_entry	*e;
+
+	TAILQ_FOREACH(e, &posix_table.entries, entry) {
+		if (e->serial == serial)
+			return (e);
+	}
+	return (NULL);
+}
+
+static void
+posix_unlock(void *arg)
+{
+	(void)arg;
+	(void)pthread_mutex_unlock(&posix_table.lock);
+}
+
+/* Gives a busy entry back, also when its reader is cancelled. */
+static void
+posix_release(void *arg)
+{
+	struct posix_entry	*e = arg;
+
+	(void)pthread_mutex_lock(&posix_table.lock);
+	e->busy = 0;
+	(void)pthread_cond_broadcast(&posix_table.cond);
+	(void)pthread_mutex_unlock(&posix_table.lock);
+}
+
+/*
+ * The blocking read of a busy entry, a cancellation point.  Cleanup
+ * regions are setjmp-based, so results go out through pointers rather
+ * than locals of the function that pushes the handler.
+ */
+static void
+posix_read(struct posix_entry *e, int timeout_ms, struct spawnd_exit *ex,
+    int *ret)
+{
+	pthread_cleanup_push(posix_release, e);
+	*ret = spawnd_child_wait(e->child, timeout_ms, ex);
+	pthread_cleanup_pop(0);
+}
+
+/*
+ * Reads a busy entry's connection for its exit record.  Returns the pid
+ * (the entry is gone), 0 (not yet: released), or -1/ECHILD when the
+ * connection broke (the entry is dropped: its exit will never be known).
+ */
+static pid_t
+posix_reap(struct posix_entry *e, int timeout_ms, int *status)
+{
+	struct spawnd_exit	ex;
+	int			r;
+
+	posix_read(e, timeout_ms, &ex, &r);
+	if (r == -ETIMEDOUT) {
+		posix_release(e);
+		return (0);
+	}
+	(void)pthread_mutex_lock(&posix_table.lock);
+	TAILQ_REMOVE(&posix_table.entries, e, entry);
+	(void)pthread_cond_broadcast(&posix_table.cond);
+	(void)pthread_mutex_unlock(&posix_table.lock);
+	posix_entry_free(e);
+	if (r != 0) {
+		errno = ECHILD;
+		return (-1);
+	}
+	if (status != NULL)
+		*status = ex.status;
+	return (ex.pid);
+}
+
+/*
+ * Finds pid and marks it busy; a second waiter for the same pid waits its
+ * turn (then usually finds it gone).  *ret_busy: WNOHANG met a busy one.
+ */
+static void
+posix_claim_locked(pid_t pid, int options, struct posix_entry **ret_e,
+    int *ret_busy)
+{
+	struct posix_entry	*e;
+
+	*ret_busy = 0;
+	while ((e = posix_find_pid(pid)) != NULL && e->busy) {
+		if (options & WNOHANG) {
+			*ret_busy = 1;
+			e = NULL;
+			break;
+		}
+		(void)pthread_cond_wait(&posix_table.cond, &posix_table.lock);
+	}
+	if (e != NULL)
+		e->busy = 1;
+	*ret_e = e;
+}
+
+static void
+posix_claim(pid_t pid, int options, struct posix_entry **ret_e,
+    int *ret_busy)
+{
+	(void)pthread_mutex_lock(&posix_table.lock);
+	pthread_cleanup_push(posix_unlock, NULL);
+	posix_claim_locked(pid, options, ret_e, ret_busy);
+	pthread_cleanup_pop(1);
+}
+
+static pid_t
+posix_wait_one(pid_t pid, int *status, int options)
+{
+	struct posix_entry	*e;
+	int			 busy;
+
+	posix_claim(pid, options, &e, &busy);
+	if (busy)
+		return (0);
+	if (e == NULL)
+		return (waitpid(pid, status, options));
+	return (posix_reap(e, (options & WNOHANG) ? 0 : -1, status));
+}
+
+/* The pollfds of the n entries nobody is reading; lock held. */
+static int
+posix_fill(struct posix_pollset *ps, size_t n)
+{
+	struct posix_entry	*e;
+
+	ps->pfd = calloc(n, sizeof *ps->pfd);
+	ps->serial = calloc(n, sizeof *ps->serial);
+	if (ps->pfd == NULL || ps->serial == NULL)
+		return (-ENOMEM);
+	TAILQ_FOREACH(e, &posix_table.entries, entry) {
+		if (e->busy)
+			continue;
+		ps->pfd[ps->n].fd = spawnd_client_fd(e->client);
+		ps->pfd[ps->n].events = POLLIN;
+		ps->serial[ps->n++] = e->serial;
+	}
+	return (POSIX_READY);
+}
+
+/* Waits until the table is empty or has a free entry; lock held. */
+static void
+posix_collect_locked(struct posix_pollset *ps, int options, int *ret)
+{
+	struct posix_entry	*e;
+	size_t			 n;
+
+	for (;;) {
+		if (TAILQ_EMPTY(&posix_table.entries)) {
+			*ret = POSIX_EMPTY;
+			return;
+		}
+		n = 0;
+		TAILQ_FOREACH(e, &posix_table.entries, entry)
+			n += !e->busy;
+		if (n != 0) {
+			*ret = posix_fill(ps, n);
+			return;
+		}
+		if (options & WNOHANG) {
+			*ret = POSIX_NONE;
+			return;
+		}
+		(void)pthread_cond_wait(&posix_table.cond, &posix_table.lock);
+	}
+}
+
+static int
+posix_collect(struct posix_pollset *ps, int options)
+{
+	int	r;
+
+	memset(ps, 0, sizeof *ps);
+	(void)pthread_mutex_lock(&posix_table.lock);
+	pthread_cleanup_push(posix_unlock, NULL);
+	posix_collect_locked(ps, options, &r);
+	pthread_cleanup_pop(1);
+	return (r);
+}
+
+static void
+posix_pollset_free(void *arg)
+{
+	struct posix_pollset	*ps = arg;
+
+	free(ps->pfd);
+	free(ps->serial);
+}
+
+/*
+ * Reaps the first readable entry still there and free.  The fds were
+ * taken under the lock, so one may have been closed and reused since:
+ * the serial lookup makes that harmless.
+ */
+static pid_t
+posix_try_ready(const struct posix_pollset *ps, int *status)
+{
+	struct posix_entry	*e;
+	size_t			 i;
+	pid_t			 pid;
+
+	for (i = 0; i < ps->n; i++) {
+		if (ps->pfd[i].revents == 0)
+			continue;
+		(void)pthread_mutex_lock(&posix_table.lock);
+		if ((e = posix_find_serial(ps->serial[i])) != NULL && e->busy)
+			e = NULL;
+		if (e != NULL)
+			e->busy = 1;
+		(void)pthread_mutex_unlock(&posix_table.lock);
+		if (e != NULL && (pid = posix_reap(e, 0, status)) > 0)
+			return (pid);
+	}
+	return (0);
+}
+
+/* One slice of waiting on the set; frees it, also when cancelled. */
+static void
+posix_poll(struct posix_pollset *ps, int options, int *status,
+    pid_t *ret_pid)
+{
+	pthread_cleanup_push(posix_pollset_free, ps);
+	*ret_pid = 0;
+	if (poll(ps->pfd, ps->n, (options & WNOHANG) ? 0 :
+	    POSIX_WAIT_SLICE_MS) > 0)
+		*ret_pid = posix_try_ready(ps, status);
+	pthread_cleanup_pop(1);
+}
+
+/*
+ * Any child in the table: poll all free entries' sockets, in slices of
+ * POSIX_WAIT_SLICE_MS so that entries added or released meanwhile are
+ * seen.  With an empty table this is waitpid(2)'s business; the caller's
+ * own children are not looked at while the table is not empty.
+ */
+static pid_t
+posix_wait_any(int *status, int options)
+{
+	struct posix_pollset	ps;
+	pid_t			pid;
+	int			r;
+
+	for (;;) {
+		r = posix_collect(&ps, options);
+		if (r == POSIX_EMPTY)
+			return (waitpid(-1, status, options));
+		if (r == POSIX_NONE)
+			return (0);
+		if (r < 0) {
+			posix_pollset_free(&ps);
+			errno = -r;
+			return (-1);
+		}
+		posix_poll(&ps, options, status, &pid);
+		if (pid != 0 || (options & WNOHANG))
+			return (pid);
+	}
+}
+
+SPAWND_EXPORT pid_t
+spawnd_waitpid(pid_t pid, int *status, int options)
+{
+	if ((options & ~WNOHANG) != 0 || (pid <= 0 && pid != -1))
+		return (waitpid(pid, status, options));
+	if (pid == -1)
+		return (posix_wait_any(status, options));
+	return (posix_wait_one(pid, status, options));
+}
+
+/* File actions. */
+
+/* As glibc: fd numbers the process could never have are EBADF. */
+static int
+posix_fd_ok(int fd)
+{
+	long	max = sysconf(_SC_OPEN_MAX);
+
+	return (fd >= 0 && (max == -1 || fd < max) &&
+	    fd < PROTO_MAX_CHILD_FD);
+}
+
+/* Past the protocol's PROTO_MAX_ACTIONS the object is "full": ENOMEM. */
+static int
+posix_fa_add(spawnd_posix_spawn_file_actions_t *fa,
+    const struct posix_action *a)
+{
+	struct posix_action	*p;
+	int			 cap;
+
+	if (fa->__used >= PROTO_MAX_ACTIONS)
+		return (ENOMEM);
+	if (fa->__used >= fa->__allocated) {
+		cap = fa->__allocated > 0 ? fa->__allocated * 2 : 8;
+		if ((p = reallocarray(fa->__actions, (size_t)cap,
+		    sizeof *p)) == NULL)
+			return (ENOMEM);
+		fa->__actions = p;
+		fa->__allocated = cap;
+	}
+	p = fa->__actions;
+	p[fa->__used++] = *a;
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_posix_spawn_file_actions_init(spawnd_posix_spawn_file_actions_t *fa)
+{
+	if (fa == NULL)
+		return (EINVAL);
+	memset(fa, 0, sizeof *fa);
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_posix_spawn_file_actions_destroy(
+    spawnd_posix_spawn_file_actions_t *fa)
+{
+	struct posix_action	*a;
+	int			 i;
+
+	if (fa == NULL)
+		return (EINVAL);
+	for (i = 0, a = fa->__actions; i < fa->__used; i++)
+		free(a[i].path);
+	free(fa->__actions);
+	memset(fa, 0, sizeof *fa);
+	return (0);
+}
+
+/* Adds an action with a copy of path (NULL for none). */
+static int
+posix_fa_path(spawnd_posix_spawn_file_actions_t *fa, struct posix_action *a,
+    const char *path)
+{
+	int	r;
+
+	if ((a->path = strdup(path)) == NULL)
+		return (ENOMEM);
+	if ((r = posix_fa_add(fa, a)) != 0)
+		free(a->path);
+	return (r);
+}
+
+SPAWND_EXPORT int
+spawnd_posix_spawn_file_actions_addopen(
+    spawnd_posix_spawn_file_actions_t *fa, int fd, const char *path,
+    int oflag, mode_t mode)
+{
+	struct posix_action	a = { .kind = PROTO_ACT_OPEN, .fd = fd,
+				    .oflag = oflag, .mode = mode };
+
+	if (fa == NULL || path == NULL)
+		return (EINVAL);
+	if (!posix_fd_ok(fd))
+		return (EBADF);
+	return (posix_fa_path(fa, &a, path));
+}
+
+SPAWND_EXPORT int
+spawnd_posix_spawn_file_actions_addclose(
+    spawnd_posix_spawn_file_actions_t *fa, int fd)
+{
+	struct posix_action	a = { .kind = PROTO_ACT_CLOSE, .fd = fd };
+
+	if (fa == NULL)
+		return (EINVAL);
+	if (!posix_fd_ok(fd))
+		return (EBADF);
+	return (posix_fa_add(fa, &a));
+}
+
+SPAWND_EXPORT int
+spawnd_posix_spawn_file_actions_adddup2(
+    spawnd_posix_spawn_file_actions_t *fa, int fd, int newfd)
+{
+	struct posix_action	a = { .kind = PROTO_ACT_DUP2, .fd = fd,
+				    .newfd = newfd };
+
+	if (fa == NULL)
+		return (EINVAL);
+	if (!posix_fd_ok(fd) || !posix_fd_ok(newfd))
+		return (EBADF);
+	return (posix_fa_add(fa, &a));
+}
+
+SPAWND_EXPORT int
+spawnd_posix_spawn_file_actions_addchdir(
+    spawnd_posix_spawn_file_actions_t *fa, const char *path)
+{
+	struct posix_action	a = { .kind = PROTO_ACT_CHDIR };
+
+	if (fa == NULL || path == NULL)
+		return (EINVAL);
+	return (posix_fa_path(fa, &a, path));
+}
+
+SPAWND_EXPORT int
+spawnd_posix_spawn_file_actions_addchdir_np(
+    spawnd_posix_spawn_file_actions_t *fa, const char *path)
+{
+	return (spawnd_posix_spawn_file_actions_addchdir(fa, path));
+}
+
+SPAWND_EXPORT int
+spawnd_posix_spawn_file_actions_addfchdir(
+    spawnd_posix_spawn_file_actions_t *fa, int fd)
+{
+	struct posix_action	a = { .kind = PROTO_ACT_FCHDIR, .fd = fd };
+
+	if (fa == NULL)
+		return (EINVAL);
+	if (!posix_fd_ok(fd))
+		return (EBADF);
+	return (posix_fa_add(fa, &a));
+}
+
+SPAWND_EXPORT int
+spawnd_posix_spawn_file_actions_addfchdir_np(
+    spawnd_posix_spawn_file_actions_t *fa, int fd)
+{
+	return (spawnd_posix_spawn_file_actions_addfchdir(fa, fd));
+}
+
+SPAWND_EXPORT int
+spawnd_posix_spawn_file_actions_addclosefrom_np(
+    spawnd_posix_spawn_file_actions_t *fa, int from)
+{
+	struct posix_action	a = { .kind = PROTO_ACT_CLOSEFROM,
+				    .fd = from };
+
+	if (fa == NULL)
+		return (EINVAL);
+	if (!posix_fd_ok(from))
+		return (EBADF);
+	return (posix_fa_add(fa, &a));
+}
+
+SPAWND_EXPORT int
+spawnd_posix_spawn_file_actions_addtcsetpgrp_np(
+    spawnd_posix_spawn_file_actions_t *fa, int fd)
+{
+	struct posix_action	a = { .kind = PROTO_ACT_TCSETPGRP,
+				    .fd = fd };
+
+	if (fa == NULL)
+		return (EINVAL);
+	if (!posix_fd_ok(fd))
+		return (EBADF);
+	return (posix_fa_add(fa, &a));
+}
+
+/* Attributes. */
+
+SPAWND_EXPORT int
+spawnd_posix_spawnattr_init(spawnd_posix_spawnattr_t *attr)
+{
+	if (attr == NULL)
+		return (EINVAL);
+	memset(attr, 0, sizeof *attr);
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_posix_spawnattr_destroy(spawnd_posix_spawnattr_t *attr)
+{
+	if (attr == NULL)
+		return (EINVAL);
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_posix_spawnattr_setflags(spawnd_posix_spawnattr_t *attr, short flags)
+{
+	if (attr == NULL || ((unsigned short)flags & ~POSIX_FLAGS_ALL) != 0)
+		return (EINVAL);
+	attr->__flags = flags;
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_posix_spawnattr_getflags(const spawnd_posix_spawnattr_t *attr,
+    short *flags)
+{
+	if (attr == NULL || flags == NULL)
+		return (EINVAL);
+	*flags = attr->__flags;
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_posix_spawnattr_setpgroup(spawnd_posix_spawnattr_t *attr,
+    pid_t pgroup)
+{
+	if (attr == NULL)
+		return (EINVAL);
+	attr->__pgrp = pgroup;
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_posix_spawnattr_getpgroup(const spawnd_posix_spawnattr_t *attr,
+    pid_t *pgroup)
+{
+	if (attr == NULL || pgroup == NULL)
+		return (EINVAL);
+	*pgroup = attr->__pgrp;
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_posix_spawnattr_setsigmask(spawnd_posix_spawnattr_t *attr,
+    const sigset_t *sigmask)
+{
+	if (attr == NULL || sigmask == NULL)
+		return (EINVAL);
+	attr->__ss = *sigmask;
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_posix_spawnattr_getsigmask(const spawnd_posix_spawnattr_t *attr,
+    sigset_t *sigmask)
+{
+	if (attr == NULL || sigmask == NULL)
+		return (EINVAL);
+	*sigmask = attr->__ss;
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_posix_spawnattr_setsigdefault(spawnd_posix_spawnattr_t *attr,
+    const sigset_t *sigdefault)
+{
+	if (attr == NULL || sigdefault == NULL)
+		return (EINVAL);
+	attr->__sd = *sigdefault;
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_posix_spawnattr_getsigdefault(const spawnd_posix_spawnattr_t *attr,
+    sigset_t *sigdefault)
+{
+	if (attr == NULL || sigdefault == NULL)
+		return (EINVAL);
+	*sigdefault = attr->__sd;
+	return (0);
+}
+
+/* glibc takes OTHER, FIFO and RR; Linux's BATCH and IDLE are taken too. */
+SPAWND_EXPORT int
+spawnd_posix_spawnattr_setschedpolicy(spawnd_posix_spawnattr_t *attr,
+    int policy)
+{
+	if (attr == NULL)
+		return (EINVAL);
+	switch (policy) {
+	case SCHED_OTHER:
+	case SCHED_FIFO:
+	case SCHED_RR:
+	case SCHED_BATCH:
+	case SCHED_IDLE:
+		attr->__policy = policy;
+		return (0);
+	default:
+		return (EINVAL);
+	}
+}
+
+SPAWND_EXPORT int
+spawnd_posix_spawnattr_getschedpolicy(const spawnd_posix_spawnattr_t *attr,
+    int *policy)
+{
+	if (attr == NULL || policy == NULL)
+		return (EINVAL);
+	*policy = attr->__policy;
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_posix_spawnattr_setschedparam(spawnd_posix_spawnattr_t *attr,
+    const struct sched_param *param)
+{
+	if (attr == NULL || param == NULL)
+		return (EINVAL);
+	attr->__sp = *param;
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_posix_spawnattr_getschedparam(const spawnd_posix_spawnattr_t *attr,
+    struct sched_param *param)
+{
+	if (attr == NULL || param == NULL)
+		return (EINVAL);
+	*param = attr->__sp;
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_posix_spawnattr_settied_np(spawnd_posix_spawnattr_t *attr, int tied,
+    unsigned int grace_ms)
+{
+	if (attr == NULL)
+		return (EINVAL);
+	if (tied)
+		attr->__spawnd_flags |= POSIX_TIED;
+	else
+		attr->__spawnd_flags &= ~(unsigned int)POSIX_TIED;
+	attr->__grace_ms = grace_ms;
+	return (0);
+}
