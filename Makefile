@@ -41,7 +41,7 @@ XLDFLAGS	:= $(SAN)
 PROTO_SRC	:= proto/proto.c proto/fdio.c
 DAEMON_SRC	:= daemon/main.c daemon/listener.c daemon/conn.c daemon/child.c \
 		   daemon/log.c daemon/notify.c
-LIB_SRC		:= client/client.c client/posix.c
+LIB_SRC		:= client/client.c client/posix.c client/fileops.c
 CTL_SRC		:= client/spawnctl.c
 
 PROTO_OBJ	:= $(PROTO_SRC:%.c=$(B)/%.o)

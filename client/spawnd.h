@@ -344,6 +344,114 @@ int	spawnd_posix_spawnattr_getschedparam(
 int	spawnd_posix_spawnattr_settied_np(spawnd_posix_spawnattr_t *attr,
 	    int tied, unsigned int grace_ms);
 
+/*
+ * Race-free file primitives: the check-then-act races on files that
+ * programs hit next to the fork race.  They need no daemon and are safe
+ * from any thread.  dirfd arguments are as for openat(2): AT_FDCWD or an
+ * open directory, used for relative paths only and never closed.  A
+ * negative return is the errno of the system call that failed (as its
+ * manual page describes it), or one of the codes listed; -EINVAL for a
+ * NULL path or an unknown flag.
+ */
+
+/*
+ * Opens path, creating it (with mode, less the umask, as open(2) does) if
+ * it does not exist, and reports whether this call created it: open with
+ * O_CREAT|O_EXCL, on EEXIST open without O_CREAT, on ENOENT (deleted in
+ * between) start again.  A racing creator or deleter therefore never
+ * causes EEXIST or ENOENT, and exactly one caller is told it created each
+ * file.  flags are open(2)'s (access mode, O_TRUNC, O_NOFOLLOW, ...);
+ * O_CREAT is implied, O_CLOEXEC always added; O_EXCL in flags asks for a
+ * plain exclusive create (-EEXIST if path exists).  O_PATH and O_TMPFILE
+ * are -EINVAL, as is a mode beyond 07777.
+ *
+ * Returns the new fd (owned by the caller) and, if ret_created is not
+ * NULL, *ret_created = 1 when this call created the file, 0 when it
+ * opened an existing one.  Errors: -EBUSY when the file was deleted under
+ * us 1000 times in a row (a livelock bound: the path is being churned;
+ * retrying is safe); -ENOENT when a directory in path is missing, or when
+ * path is a dangling symbolic link (O_EXCL never follows a final symlink,
+ * so creation through one cannot be race-free: pass the link's target);
+ * the other errors of open(2).  *ret_created is untouched on failure.
+ */
+int	spawnd_create_or_open(int dirfd, const char *path, int flags,
+	    mode_t mode, int *ret_created);
+
+/*
+ * Force spawnd_rename_noreplace()'s link+unlink fallback: for tests, and
+ * for filesystems that misreport RENAME_NOREPLACE.
+ */
+#define SPAWND_RENAME_FORCE_LINK	0x0001
+
+/*
+ * Renames oldpath to newpath unless newpath exists (-EEXIST: then both
+ * are left untouched).  Uses renameat2(RENAME_NOREPLACE); where the
+ * filesystem or kernel lacks it (EINVAL, ENOSYS), or with
+ * SPAWND_RENAME_FORCE_LINK, it falls back to linkat() then unlinkat() of
+ * oldpath, which never overwrites either, with two differences: it cannot
+ * move directories (-EINVAL) and it is two steps, so a crash between them
+ * leaves both names on the file (nothing is lost or overwritten; remove
+ * the old name by hand).  If the old name cannot be removed (-EACCES,
+ * -EPERM: a sticky directory) the new name is removed again and the
+ * error returned.  The fallback also needs the filesystem to support hard
+ * links (-EPERM on vfat).  Returns 0 or a negative errno.
+ */
+int	spawnd_rename_noreplace(int olddirfd, const char *oldpath,
+	    int newdirfd, const char *newpath, unsigned int flags);
+
+/*
+ * Atomically exchanges oldpath and newpath (renameat2 RENAME_EXCHANGE),
+ * both of which must exist (-ENOENT): for swapping an installed file with
+ * its replacement while either name always shows a complete file.  No
+ * fallback: two renames cannot emulate an exchange atomically, so where
+ * unsupported it returns -EINVAL or -ENOSYS.  Returns 0 or a negative
+ * errno.
+ */
+int	spawnd_rename_exchange(int olddirfd, const char *oldpath,
+	    int newdirfd, const char *newpath);
+
+#define SPAWND_INSTALL_NOREPLACE	0x0001	/* -EEXIST if path exists */
+#define SPAWND_INSTALL_FSYNC		0x0002	/* fsync file and directory */
+/* Do not try O_TMPFILE; use the hidden temp name (for tests). */
+#define SPAWND_INSTALL_NO_TMPFILE	0x0004
+
+/*
+ * Installs a file, typically a program, at path without ever exposing a
+ * partial file there, and returns a read-only fd on it, ready for
+ * spawnd_req_set_exec_fd().
+ *
+ * Content: len bytes from buf (srcfd must then be -1), or, with buf NULL
+ * (len must then be 0), everything from srcfd's current offset to its end
+ * (a file, pipe or socket; copy_file_range, sendfile or read/write; the
+ * offset advances; srcfd stays the caller's, and should be blocking:
+ * -EAGAIN otherwise).  The bytes go to an unnamed
+ * O_TMPFILE in path's directory, or where that is unsupported (or with
+ * SPAWND_INSTALL_NO_TMPFILE, or without /proc) to a hidden temp file
+ * ".NAME.XXXXXX" beside it, created 0600.  The file then gets exactly mode
+ * (fchmod: the umask does not apply; mode <= 07777), is fsync'd with
+ * SPAWND_INSTALL_FSYNC, and its writable fd is closed.  Then it is placed:
+ * by default replacing path (rename(2): path shows the old file or the
+ * new one, never neither); with SPAWND_INSTALL_NOREPLACE only if path does
+ * not exist (-EEXIST otherwise: linkat() of the unnamed file, or
+ * spawnd_rename_noreplace() of the hidden one).  SPAWND_INSTALL_FSYNC
+ * finally fsyncs the directory (opening it needs read permission then).
+ *
+ * Returns the read-only fd (O_RDONLY|O_CLOEXEC, the caller's), open on the
+ * inode just written even if path is replaced again since.  No writable fd
+ * on the file remains in this process, so exec'ing it cannot fail with
+ * ETXTBSY because of this call, provided the process does not fork(2)
+ * while the call runs (through spawnd it need not fork at all).  On
+ * failure nothing is left behind: no temp file, path untouched.
+ *
+ * Errors: -EINVAL (bad arguments; a path ending in "/", "." or ".."),
+ * -ENAMETOOLONG, -EEXIST (SPAWND_INSTALL_NOREPLACE), -EBUSY (no /proc and
+ * the hidden file was swapped under us), -ENOSPC, -EDQUOT, -EIO, -EACCES,
+ * -ENOENT (no such directory), -EBADF (srcfd), and other errors of the
+ * system calls above.
+ */
+int	spawnd_install(int dirfd, const char *path, const void *buf,
+	    size_t len, int srcfd, mode_t mode, unsigned int flags);
+
 #ifdef __cplusplus
 }
 #endif
