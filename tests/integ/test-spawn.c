@@ -1,0 +1,597 @@
+/*
+ * test-spawn: what a spawn request asks for is what the child gets.
+ *
+ * argv, envp, cwd (path and fd), the fd map (exact fd table, overlapping
+ * maps), exit statuses, death by signal, exec errors with their step, a
+ * 1 MiB argv, and a clean signal state and environment even when the
+ * daemon itself has odd ones.
+ */
+
+#include "testlib.h"
+
+#define ENV_PATH	"PATH=/usr/bin:/bin"
+#define OUT_MAX		(2u << 20)
+
+static struct tl_daemon	 d;
+static int		 devnull = -1;
+static char		 realdir[1024];
+
+static void	test_argv(struct spawnd_client *);
+static void	test_env(struct spawnd_client *);
+static void	test_cwd(struct spawnd_client *);
+static void	test_stdio(struct spawnd_client *);
+static void	test_exit_codes(struct spawnd_client *);
+static void	test_signal(struct spawnd_client *);
+static void	test_exec_errors(struct spawnd_client *);
+static void	test_fd_table(struct spawnd_client *);
+static void	test_fd_overlap(struct spawnd_client *);
+static void	test_big_argv(struct spawnd_client *);
+static void	test_pidfd(struct spawnd_client *);
+static void	test_daemon_env(void);
+
+/*
+ * Spawns req with child fd 0 = /dev/null, 1 = a pipe we read into out,
+ * 2 = our stderr, then waits.  Returns spawnd_spawn()'s result; on
+ * success *ret_status is the wait status.
+ */
+static int
+run(struct spawnd_client *c, struct spawnd_req *req, char *out,
+    size_t outlen, int *ret_status, struct spawnd_failure *ret_f)
+{
+	struct spawnd_child	*ch = NULL;
+	struct spawnd_exit	 ex;
+	struct spawnd_failure	 f;
+	int			 p[2], r;
+
+	out[0] = '\0';
+	*ret_status = -1;
+	memset(&f, 0, sizeof f);
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		tl_fail(__FILE__, __LINE__, "pipe2: %s", strerror(errno));
+		return -errno;
+	}
+	CHECK_OK(spawnd_req_set_fd(req, devnull, 0));
+	CHECK_OK(spawnd_req_set_fd(req, p[1], 1));
+	CHECK_OK(spawnd_req_set_fd(req, STDERR_FILENO, 2));
+	r = spawnd_spawn(c, req, &ch, &f);
+	close(p[1]);
+	if (ret_f != NULL)
+		*ret_f = f;
+	if (r < 0) {
+		close(p[0]);
+		return r;
+	}
+	if (tl_read_all(p[0], out, outlen, tl_scale(20000)) < 0)
+		tl_fail(__FILE__, __LINE__, "reading child output: %s",
+		    strerror(errno));
+	close(p[0]);
+	r = spawnd_child_wait(ch, tl_scale(20000), &ex);
+	CHECK_OK(r);
+	if (r == 0) {
+		CHECK_INT(ex.pid, ==, spawnd_child_pid(ch));
+		*ret_status = ex.status;
+	}
+	spawnd_child_free(ch);
+	return 0;
+}
+
+/* Runs sh -c script with args; returns the status, output in out. */
+static int
+run_sh(struct spawnd_client *c, const char *script, const char *const *args,
+    char *out, size_t outlen)
+{
+	const char		*argv[32] = { "/bin/sh", "-c", script, "sh" };
+	const char		*envp[] = { ENV_PATH, NULL };
+	struct spawnd_req	*req;
+	int			 status = -1, i, n = 4;
+
+	for (i = 0; args != NULL && args[i] != NULL && n < 31; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	CHECK_OK(spawnd_req_new(&req));
+	CHECK_OK(spawnd_req_set_argv(req, argv));
+	CHECK_OK(spawnd_req_set_envp(req, envp));
+	CHECK_OK(run(c, req, out, outlen, &status, NULL));
+	spawnd_req_free(req);
+	return status;
+}
+
+static void
+test_argv(struct spawnd_client *c)
+{
+	const char	*argv[] = { "/bin/sh", "-c",
+			    "printf '%s|' \"$0\" \"$@\"", "zero", "one two",
+			    "", "three\nlines", "*", NULL };
+	const char	*envp[] = { ENV_PATH, NULL };
+	struct spawnd_req *req;
+	char		 out[4096];
+	int		 status;
+
+	tl_log("== argv");
+	CHECK_OK(spawnd_req_new(&req));
+	CHECK_OK(spawnd_req_set_argv(req, argv));
+	CHECK_OK(spawnd_req_set_envp(req, envp));
+	CHECK_OK(run(c, req, out, sizeof out, &status, NULL));
+	CHECK_STR(out, "zero|one two||three\nlines|*|");
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	/* An explicit path, with argv[0] free to be anything. */
+	argv[0] = "not-a-program";
+	CHECK_OK(spawnd_req_set_argv(req, argv));
+	CHECK_OK(spawnd_req_set_path(req, "/bin/sh"));
+	CHECK_OK(run(c, req, out, sizeof out, &status, NULL));
+	CHECK_STR(out, "zero|one two||three\nlines|*|");
+	spawnd_req_free(req);
+}
+
+static void
+test_env(struct spawnd_client *c)
+{
+	const char	*argv[] = { "/usr/bin/env", NULL };
+	const char	*envp[] = { "A=1", "B=x y", "C=", "D==d", NULL };
+	struct spawnd_req *req;
+	char		 out[4096];
+	int		 status;
+
+	tl_log("== env");
+	CHECK_OK(spawnd_req_new(&req));
+	CHECK_OK(spawnd_req_set_argv(req, argv));
+	/* Unset: an empty environment, not the daemon's. */
+	CHECK_OK(run(c, req, out, sizeof out, &status, NULL));
+	CHECK_STR(out, "");
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	CHECK_OK(spawnd_req_set_envp(req, envp));
+	CHECK_OK(run(c, req, out, sizeof out, &status, NULL));
+	CHECK_STR(out, "A=1\nB=x y\nC=\nD==d\n");
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	spawnd_req_free(req);
+}
+
+static void
+test_cwd(struct spawnd_client *c)
+{
+	const char	*argv[] = { "/bin/sh", "-c", "pwd -P", NULL };
+	const char	*argv2[] = { "./hello.sh", NULL };
+	struct spawnd_req *req;
+	char		 out[PATH_MAX], want[PATH_MAX], sub[2048];
+	char		 script[PATH_MAX];
+	int		 status, dfd;
+
+	tl_log("== cwd");
+	snprintf(want, sizeof want, "%s\n", realdir);
+	CHECK_OK(spawnd_req_new(&req));
+	CHECK_OK(spawnd_req_set_argv(req, argv));
+	CHECK_OK(spawnd_req_set_cwd(req, d.dir));
+	CHECK_OK(run(c, req, out, sizeof out, &status, NULL));
+	CHECK_STR(out, want);
+	spawnd_req_free(req);
+
+	/* By fd: a directory we open, then rename, still is the cwd. */
+	snprintf(script, sizeof script, "%s/sub", realdir);
+	CHECK(mkdir(script, 0755) == 0);
+	dfd = open(script, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+	CHECK(dfd != -1);
+	snprintf(sub, sizeof sub, "%s/sub2", realdir);
+	CHECK(rename(script, sub) == 0);
+	snprintf(want, sizeof want, "%s\n", sub);
+	CHECK_OK(spawnd_req_new(&req));
+	CHECK_OK(spawnd_req_set_argv(req, argv));
+	CHECK_OK(spawnd_req_set_cwd_fd(req, dfd));
+	CHECK_OK(run(c, req, out, sizeof out, &status, NULL));
+	CHECK_STR(out, want);
+	spawnd_req_free(req);
+	close(dfd);
+
+	/* A relative program path is resolved in the child's cwd. */
+	snprintf(script, sizeof script, "%s/hello.sh", sub);
+	CHECK(tl_write_file(script, "#!/bin/sh\necho hello from sub\n", 30,
+	    0755) == 0);
+	CHECK_OK(spawnd_req_new(&req));
+	CHECK_OK(spawnd_req_set_argv(req, argv2));
+	CHECK_OK(spawnd_req_set_cwd(req, sub));
+	CHECK_OK(run(c, req, out, sizeof out, &status, NULL));
+	CHECK_STR(out, "hello from sub\n");
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	spawnd_req_free(req);
+}
+
+static void
+test_stdio(struct spawnd_client *c)
+{
+	const char	*argv[] = { "/bin/sh", "-c",
+			    "read line; echo \"out:$line\"; echo err >&2",
+			    NULL };
+	struct spawnd_req *req;
+	struct spawnd_child *ch = NULL;
+	struct spawnd_exit ex;
+	char		 out[256], err[256];
+	int		 in[2], po[2], pe[2];
+
+	tl_log("== stdin/stdout/stderr through pipes");
+	CHECK(pipe2(in, O_CLOEXEC) == 0);
+	CHECK(pipe2(po, O_CLOEXEC) == 0);
+	CHECK(pipe2(pe, O_CLOEXEC) == 0);
+	CHECK_OK(spawnd_req_new(&req));
+	CHECK_OK(spawnd_req_set_argv(req, argv));
+	CHECK_OK(spawnd_req_set_fd(req, in[0], 0));
+	CHECK_OK(spawnd_req_set_fd(req, po[1], 1));
+	CHECK_OK(spawnd_req_set_fd(req, pe[1], 2));
+	CHECK_OK(spawnd_spawn(c, req, &ch, NULL));
+	close(in[0]);
+	close(po[1]);
+	close(pe[1]);
+	CHECK(write(in[1], "ping\n", 5) == 5);
+	close(in[1]);
+	CHECK(tl_read_all(po[0], out, sizeof out, tl_scale(10000)) >= 0);
+	CHECK(tl_read_all(pe[0], err, sizeof err, tl_scale(10000)) >= 0);
+	CHECK_STR(out, "out:ping\n");
+	CHECK_STR(err, "err\n");
+	if (ch != NULL) {
+		CHECK_OK(spawnd_child_wait(ch, tl_scale(10000), &ex));
+		CHECK(WIFEXITED(ex.status) && WEXITSTATUS(ex.status) == 0);
+	}
+	spawnd_child_free(ch);
+	spawnd_req_free(req);
+	close(po[0]);
+	close(pe[0]);
+}
+
+static void
+test_exit_codes(struct spawnd_client *c)
+{
+	static const int	 codes[] = { 0, 1, 7, 255 };
+	char			 script[64], out[64];
+	size_t			 i;
+	int			 st;
+
+	tl_log("== exit codes");
+	for (i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+		snprintf(script, sizeof script, "exit %d", codes[i]);
+		st = run_sh(c, script, NULL, out, sizeof out);
+		CHECK(WIFEXITED(st));
+		CHECK_INT(WEXITSTATUS(st), ==, codes[i]);
+	}
+}
+
+static void
+test_signal(struct spawnd_client *c)
+{
+	char	out[64];
+	int	st;
+
+	tl_log("== death by signal");
+	st = run_sh(c, "kill -9 $$", NULL, out, sizeof out);
+	CHECK(WIFSIGNALED(st));
+	CHECK_INT(WTERMSIG(st), ==, 9);
+	st = run_sh(c, "kill -TERM $$", NULL, out, sizeof out);
+	CHECK(WIFSIGNALED(st));
+	CHECK_INT(WTERMSIG(st), ==, SIGTERM);
+}
+
+/* Spawns path (argv {path}); CHECKs failure -err at step. */
+static void
+expect_failure(struct spawnd_client *c, const char *path, const char *cwd,
+    int err, int step, int line)
+{
+	const char		*argv[] = { path, NULL };
+	struct spawnd_req	*req;
+	struct spawnd_failure	 f;
+	char			 out[256];
+	int			 r, st;
+
+	CHECK_OK(spawnd_req_new(&req));
+	CHECK_OK(spawnd_req_set_argv(req, argv));
+	if (cwd != NULL)
+		CHECK_OK(spawnd_req_set_cwd(req, cwd));
+	r = run(c, req, out, sizeof out, &st, &f);
+	if (r != -err || f.error != err || f.step != step)
+		tl_fail(__FILE__, line, "%s: want %s at step %s, got %d (%s) "
+		    "error %d (%s) at step %d (%s)", path, strerror(err),
+		    spawnd_step_name(step), r, strerror(r < 0 ? -r : 0),
+		    f.error, strerror(f.error), f.step,
+		    spawnd_step_name(f.step));
+	spawnd_req_free(req);
+}
+
+static void
+test_exec_errors(struct spawnd_client *c)
+{
+	static const char	garbage[] = "\x01\x02\x03\x04garbage\xff\xfe\n";
+	char			p[PATH_MAX], q[PATH_MAX];
+
+	tl_log("== exec errors");
+	if (tl_skip_exec_errors("exec errors"))
+		return;
+	snprintf(p, sizeof p, "%s/missing", d.dir);
+	expect_failure(c, p, NULL, ENOENT, SPAWND_STEP_EXEC, __LINE__);
+
+	snprintf(p, sizeof p, "%s/noexec", d.dir);
+	CHECK(tl_write_file(p, "#!/bin/sh\nexit 0\n", 17, 0644) == 0);
+	expect_failure(c, p, NULL, EACCES, SPAWND_STEP_EXEC, __LINE__);
+
+	snprintf(p, sizeof p, "%s/garbage", d.dir);
+	CHECK(tl_write_file(p, garbage, sizeof garbage - 1, 0755) == 0);
+	expect_failure(c, p, NULL, ENOEXEC, SPAWND_STEP_EXEC, __LINE__);
+
+	snprintf(p, sizeof p, "%s/regular", d.dir);
+	CHECK(tl_write_file(p, "x\n", 2, 0644) == 0);
+	snprintf(q, sizeof q, "%s/regular/prog", d.dir);
+	expect_failure(c, q, NULL, ENOTDIR, SPAWND_STEP_EXEC, __LINE__);
+
+	snprintf(p, sizeof p, "%s/nodir", d.dir);
+	expect_failure(c, "/bin/true", p, ENOENT, SPAWND_STEP_CWD, __LINE__);
+}
+
+static void
+test_fd_table(struct spawnd_client *c)
+{
+	const char	*argv[] = { "/bin/sh", "-c", "ls /proc/$$/fd; exit 0",
+			    NULL };
+	const char	*envp[] = { ENV_PATH, NULL };
+	struct spawnd_req *req;
+	char		 out[256];
+	int		 st;
+
+	tl_log("== the child's fd table is exactly the map");
+	CHECK_OK(spawnd_req_new(&req));
+	CHECK_OK(spawnd_req_set_argv(req, argv));
+	CHECK_OK(spawnd_req_set_envp(req, envp));
+	CHECK_OK(spawnd_req_set_fd(req, devnull, 5));
+	CHECK_OK(spawnd_req_set_fd(req, devnull, 9));
+	CHECK_OK(run(c, req, out, sizeof out, &st, NULL));
+	CHECK_STR(out, "0\n1\n2\n5\n9\n");
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	spawnd_req_free(req);
+}
+
+/*
+ * Five caller fds go to child fds 5..9 (dash redirects only 0..9), under
+ * several permutations: the daemon receives them at numbers of its own,
+ * around those same small numbers, so its moves overlap; each child fd
+ * must still reach the pipe of the caller fd mapped onto it.
+ */
+static void
+test_fd_overlap(struct spawnd_client *c)
+{
+	static const int	 from[] = { 40, 41, 42, 43, 44 };
+	static const int	 perm[][5] = {
+		{ 5, 6, 7, 8, 9 }, { 9, 8, 7, 6, 5 }, { 6, 5, 8, 9, 7 },
+		{ 8, 9, 5, 6, 7 }, { 7, 9, 6, 5, 8 },
+	};
+	const char		*argv[] = { "/bin/sh", "-c",
+				    "for n in 5 6 7 8 9; do "
+				    "eval \"echo child$n >&$n\"; done",
+				    NULL };
+	struct spawnd_req	*req;
+	struct spawnd_child	*ch;
+	struct spawnd_exit	 ex;
+	char			 out[64], want[64];
+	int			 p[5][2];
+	size_t			 i, k;
+
+	tl_log("== overlapping fd maps");
+	for (k = 0; k < sizeof perm / sizeof perm[0]; k++) {
+		CHECK_OK(spawnd_req_new(&req));
+		CHECK_OK(spawnd_req_set_argv(req, argv));
+		CHECK_OK(spawnd_req_set_fd(req, devnull, 0));
+		CHECK_OK(spawnd_req_set_fd(req, STDERR_FILENO, 2));
+		for (i = 0; i < 5; i++) {
+			CHECK(pipe2(p[i], O_CLOEXEC) == 0);
+			CHECK(dup3(p[i][1], from[i], O_CLOEXEC) == from[i]);
+			close(p[i][1]);
+			CHECK_OK(spawnd_req_set_fd(req, from[i],
+			    perm[k][i]));
+		}
+		ch = NULL;
+		CHECK_OK(spawnd_spawn(c, req, &ch, NULL));
+		for (i = 0; i < 5; i++)
+			close(from[i]);
+		for (i = 0; i < 5; i++) {
+			CHECK(tl_read_all(p[i][0], out, sizeof out,
+			    tl_scale(10000)) >= 0);
+			snprintf(want, sizeof want, "child%d\n", perm[k][i]);
+			if (strcmp(out, want) != 0)
+				tl_fail(__FILE__, __LINE__, "caller fd %d "
+				    "mapped to child fd %d got \"%s\"",
+				    from[i], perm[k][i], out);
+			close(p[i][0]);
+		}
+		if (ch != NULL) {
+			CHECK_OK(spawnd_child_wait(ch, tl_scale(10000), &ex));
+			CHECK(WIFEXITED(ex.status) &&
+			    WEXITSTATUS(ex.status) == 0);
+		}
+		spawnd_child_free(ch);
+		spawnd_req_free(req);
+	}
+}
+
+/* 1020 arguments of 1023 bytes: just under PROTO_MAX_ARGV, many frames. */
+static void
+test_big_argv(struct spawnd_client *c)
+{
+	enum { NARGS = 1020, ARGLEN = 1023 };
+	const char		**argv;
+	const char		*envp[] = { ENV_PATH, NULL };
+	struct spawnd_req	*req;
+	char			*store, *out, *want, *w;
+	int			 i, st;
+
+	tl_log("== 1 MiB argv");
+	argv = calloc(NARGS + 5, sizeof *argv);
+	store = malloc((size_t)NARGS * (ARGLEN + 1));
+	out = malloc(OUT_MAX);
+	want = malloc(OUT_MAX);
+	if (argv == NULL || store == NULL || out == NULL || want == NULL) {
+		tl_fail(__FILE__, __LINE__, "out of memory");
+		goto out;
+	}
+	argv[0] = "/bin/sh";
+	argv[1] = "-c";
+	argv[2] = "printf '%s\\n' \"$@\"";
+	argv[3] = "sh";
+	w = want;
+	for (i = 0; i < NARGS; i++) {
+		char *a = store + (size_t)i * (ARGLEN + 1);
+
+		memset(a, 'a' + i % 26, ARGLEN);
+		snprintf(a, 8, "%05d", i);
+		a[5] = '-';
+		a[ARGLEN] = '\0';
+		argv[4 + i] = a;
+		memcpy(w, a, ARGLEN);
+		w += ARGLEN;
+		*w++ = '\n';
+	}
+	*w = '\0';
+	argv[4 + NARGS] = NULL;
+	CHECK_OK(spawnd_req_new(&req));
+	CHECK_OK(spawnd_req_set_argv(req, argv));
+	CHECK_OK(spawnd_req_set_envp(req, envp));
+	CHECK_OK(run(c, req, out, OUT_MAX, &st, NULL));
+	CHECK_INT(strlen(out), ==, strlen(want));
+	CHECK(strcmp(out, want) == 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	spawnd_req_free(req);
+out:
+	free(want);
+	free(out);
+	free(store);
+	free(argv);
+}
+
+/* The child handle's fd polls readable once the child has exited. */
+static void
+test_pidfd(struct spawnd_client *c)
+{
+	const char		*argv[] = { "/bin/sh", "-c", "sleep 0.2", NULL };
+	const char		*envp[] = { ENV_PATH, NULL };
+	struct spawnd_req	*req;
+	struct spawnd_child	*ch = NULL;
+	struct spawnd_exit	 ex;
+	struct pollfd		 pfd;
+	uint64_t		 t0;
+
+	tl_log("== child fd polls readable at exit");
+	CHECK_OK(spawnd_req_new(&req));
+	CHECK_OK(spawnd_req_set_argv(req, argv));
+	CHECK_OK(spawnd_req_set_envp(req, envp));
+	CHECK_OK(spawnd_spawn(c, req, &ch, NULL));
+	if (ch != NULL) {
+		CHECK(spawnd_child_pid(ch) > 0);
+		pfd.fd = spawnd_child_fd(ch);
+		pfd.events = POLLIN;
+		CHECK(pfd.fd >= 0);
+		t0 = tl_now_ms();
+		if (pfd.fd >= 0) {
+			CHECK_INT(poll(&pfd, 1, 0), ==, 0);
+			CHECK_INT(poll(&pfd, 1, tl_scale(10000)), ==, 1);
+			CHECK(tl_now_ms() - t0 >= 100);
+		}
+		CHECK_OK(spawnd_child_wait(ch, tl_scale(10000), &ex));
+		CHECK(WIFEXITED(ex.status) && WEXITSTATUS(ex.status) == 0);
+		/* The record is kept. */
+		CHECK_OK(spawnd_child_wait(ch, 0, &ex));
+		CHECK(WIFEXITED(ex.status) && WEXITSTATUS(ex.status) == 0);
+	}
+	spawnd_child_free(ch);
+	spawnd_req_free(req);
+}
+
+/*
+ * A daemon whose own environment holds NOTIFY_SOCKET and LISTEN_*, whose
+ * signal mask blocks SIGUSR1/SIGALRM and which ignores SIGHUP, SIGUSR2 and
+ * SIGPIPE: its children get none of it.
+ */
+static void
+test_daemon_env(void)
+{
+	const char		*env[] = { "NOTIFY_SOCKET=/nonexistent",
+				    "LISTEN_FDS=0", "LISTEN_FDNAMES=x", NULL };
+	const char		*argv_env[] = { "/usr/bin/env", NULL };
+	const char		*argv_st[] = { "/bin/cat", "/proc/self/status",
+				    NULL };
+	const char		*envp[] = { "X=1", NULL };
+	struct tl_daemon	 d2;
+	struct spawnd_client	*c;
+	struct spawnd_req	*req;
+	char			 out[8192], *l;
+	int			 st, seen = 0;
+
+	tl_log("== daemon's environment and signal state stay out");
+	if (tl_start_opts(&d2, env, TL_DIRTY_SIGNALS) != 0)
+		goto out;
+	if ((c = tl_connect(&d2)) == NULL)
+		goto out;
+	CHECK_OK(spawnd_req_new(&req));
+	CHECK_OK(spawnd_req_set_argv(req, argv_env));
+	CHECK_OK(run(c, req, out, sizeof out, &st, NULL));
+	CHECK_STR(out, "");
+	CHECK_OK(spawnd_req_set_envp(req, envp));
+	CHECK_OK(run(c, req, out, sizeof out, &st, NULL));
+	CHECK_STR(out, "X=1\n");
+	spawnd_req_free(req);
+
+	CHECK_OK(spawnd_req_new(&req));
+	CHECK_OK(spawnd_req_set_argv(req, argv_st));
+	CHECK_OK(run(c, req, out, sizeof out, &st, NULL));
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	for (l = strtok(out, "\n"); l != NULL; l = strtok(NULL, "\n")) {
+		if (strncmp(l, "SigBlk:", 7) == 0 ||
+		    strncmp(l, "SigIgn:", 7) == 0) {
+			seen++;
+			if (strcmp(l + 7, "\t0000000000000000") != 0)
+				tl_fail(__FILE__, __LINE__, "child has "
+				    "\"%s\", want all zero", l);
+		}
+	}
+	CHECK_INT(seen, ==, 2);
+	spawnd_req_free(req);
+	spawnd_client_free(c);
+out:
+	tl_stop(&d2);
+}
+
+int
+main(void)
+{
+	struct spawnd_client	*c;
+	char			*rp;
+	int			 base;
+
+	signal(SIGPIPE, SIG_IGN);
+	devnull = open("/dev/null", O_RDWR|O_CLOEXEC);
+	if (devnull == -1 || tl_start(&d) != 0)
+		goto out;
+	if ((rp = realpath(d.dir, NULL)) == NULL) {
+		tl_fail(__FILE__, __LINE__, "realpath: %s", strerror(errno));
+		goto out;
+	}
+	snprintf(realdir, sizeof realdir, "%s", rp);
+	free(rp);
+	CHECK_OK(tl_spawn_true(&d));
+	base = tl_idle_fds(&d);
+	tl_log("daemon idle fds: %d", base);
+
+	if ((c = tl_connect(&d)) == NULL)
+		goto out;
+	test_argv(c);
+	test_env(c);
+	test_cwd(c);
+	test_stdio(c);
+	test_exit_codes(c);
+	test_signal(c);
+	test_exec_errors(c);
+	test_fd_table(c);
+	test_fd_overlap(c);
+	test_big_argv(c);
+	test_pidfd(c);
+	spawnd_client_free(c);
+	TL_CHECK_FDS(&d, base);
+
+	test_daemon_env();
+out:
+	tl_stop(&d);
+	return tl_exit();
+}
