@@ -70,7 +70,7 @@ struct setup {
 	int			 direct;	/* no source fd is a target */
 	int			 top;		/* first fd above every target */
 	int			 exec_fd;	/* lands at top, or -1 */
-	sigset_t		 mask;
+	uint64_t		 mask;		/* kernel sigset, 64 bits */
 	const char		*path;		/* NULL: exec_fd */
 	const char		*search;	/* PATH for path search, or NULL */
 	int			 error;
@@ -81,6 +81,7 @@ struct setup {
 static int	child_main(void *);
 static int	child_signals(const struct setup *);
 static int	child_ids(const struct setup *);
+static int	child_rlimits_apply(const struct proto_spawn *);
 static int	child_fds(const struct setup *);
 static int	child_keep(int, int, int);
 static int	child_action(const struct proto_action *);
@@ -191,8 +192,13 @@ child_main(void *arg)
 			child_fail(s, PROTO_STEP_ACTION, (int)i);
 			return 127;
 		}
+	step = PROTO_STEP_RLIMIT;
+	if (child_rlimits_apply(req) == -1)
+		goto fail;
 	step = PROTO_STEP_SIGNALS;
-	if (sigprocmask(SIG_SETMASK, &s->mask, NULL) == -1)
+	/* Raw: glibc would drop signals 32 and 33 from the mask. */
+	if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &s->mask, NULL,
+	    sizeof s->mask) == -1)
 		goto fail;
 	child_exec(s);
 	return 127;
@@ -244,7 +250,7 @@ child_sigaction(int sig, int ign)
 }
 
 /*
- * Scheduling, ids, rlimits and nice: the attributes POSIX applies.
+ * Scheduling, ids and nice: the attributes applied before the fds.
  * Returns the step that failed, or PROTO_STEP_NONE.
  */
 static int
@@ -253,9 +259,6 @@ child_ids(const struct setup *s)
 	const struct proto_spawn	*req = s->req;
 	struct sched_param		 sp = { .sched_priority =
 					    req->sched_priority };
-	struct rlimit			 rl;
-	uint32_t			 i;
-	int				 nofile = 0;
 
 	if (req->flags & PROTO_SPAWN_SETSCHEDULER) {
 		if (sched_setscheduler(0, (int)req->sched_policy, &sp) == -1)
@@ -268,6 +271,24 @@ child_ids(const struct setup *s)
 	    (syscall(SYS_setresgid, -1, getgid(), -1) == -1 ||
 	    syscall(SYS_setresuid, -1, getuid(), -1) == -1))
 		return PROTO_STEP_RESETIDS;
+	if ((req->has & PROTO_HAS_NICE) &&
+	    setpriority(PRIO_PROCESS, 0, req->nice) == -1)
+		return PROTO_STEP_NICE;
+	return PROTO_STEP_NONE;
+}
+
+/*
+ * Resource limits come last, after the fds are placed: a lowered
+ * RLIMIT_NOFILE must not stop the child from getting an fd the caller holds
+ * above it (posix_spawn's child keeps such fds too).
+ */
+static int
+child_rlimits_apply(const struct proto_spawn *req)
+{
+	struct rlimit	 rl;
+	uint32_t	 i;
+	int		 nofile = 0;
+
 	for (i = 0; i < req->nrlimits; i++) {
 		const struct proto_rlimit	*r = &req->rlimits[i];
 
@@ -279,16 +300,13 @@ child_ids(const struct setup *s)
 		    rl.rlim_max == child_rlimits[r->resource].rlim_max)
 			continue;
 		if (setrlimit((int)r->resource, &rl) == -1)
-			return PROTO_STEP_RLIMIT;
+			return -1;
 	}
 	if (!nofile && child_nofile.rlim_cur !=
 	    child_rlimits[RLIMIT_NOFILE].rlim_cur &&
 	    setrlimit(RLIMIT_NOFILE, &child_nofile) == -1)
-		return PROTO_STEP_RLIMIT;
-	if ((req->has & PROTO_HAS_NICE) &&
-	    setpriority(PRIO_PROCESS, 0, req->nice) == -1)
-		return PROTO_STEP_NICE;
-	return PROTO_STEP_NONE;
+		return -1;
+	return 0;
 }
 
 /*
@@ -478,7 +496,7 @@ child_prepare(struct setup *s, const struct child_spec *spec)
 	const struct proto_spawn	*req = spec->req;
 	uint32_t			 i;
 	size_t				 j;
-	int				 sig, maxsrc = -1;
+	int				 maxsrc = -1;
 
 	memset(s, 0, sizeof *s);
 	s->req = req;
@@ -506,18 +524,18 @@ child_prepare(struct setup *s, const struct child_spec *spec)
 		s->top = maxsrc + 1;
 	if (s->exec_fd != -1 && s->top < 3)
 		s->top = 3;
-	sigemptyset(&s->mask);
-	for (sig = 1; sig <= PROTO_MAX_SIG; sig++)
-		if ((req->sigmask >> (sig - 1)) & 1)
-			(void)sigaddset(&s->mask, sig);
+	s->mask = req->sigmask;
 	if (req->exec_fd < 0) {
 		s->path = req->path != NULL ? req->path : req->argv[0];
 		if ((req->flags & PROTO_SPAWN_PATH_SEARCH) &&
 		    strchr(s->path, '/') == NULL) {
 			s->search = "/bin:/usr/bin";
 			for (i = 0; i < req->envc; i++)
-				if (strncmp(req->envp[i], "PATH=", 5) == 0)
+				if (strncmp(req->envp[i], "PATH=", 5) == 0) {
+					/* The first, as getenv() finds. */
 					s->search = req->envp[i] + 5;
+					break;
+				}
 		}
 	}
 }

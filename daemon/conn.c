@@ -526,7 +526,14 @@ conn_send(struct conn *c, uint16_t type, uint32_t id, const uint8_t *payload,
 		conn_closing(c);
 		return;
 	}
-	o->fd = fd == -1 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	o->fd = -1;
+	if (fd != -1 && (o->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		/* The frame says it carries an fd: it cannot go without. */
+		log_warn("pid %d: cannot queue a reply, closing", (int)c->pid);
+		free(o);
+		conn_closing(c);
+		return;
+	}
 	o->len = sizeof h + len;
 	memcpy(o->data, h, sizeof h);
 	if (len > 0)

@@ -39,13 +39,13 @@ usage(FILE *f, int code)
 "\n"
 "Spawn broker: forks and execs on behalf of clients of libspawnd and\n"
 "spawnctl.  Under systemd socket activation the socket comes from systemd;\n"
-"otherwise it is bound at PATH (default $XDG_RUNTIME_DIR/spawnd/socket, or\n"
-"/run/spawnd/socket for root).\n"
+"otherwise it is bound at PATH (default: $SPAWND_SOCKET, else\n"
+"$XDG_RUNTIME_DIR/spawnd/socket, else /run/spawnd/socket, as clients look).\n"
 "\n"
 "  -s, --socket PATH                 listen on PATH\n"
 "  -d, --debug                       log every connection and spawn\n"
-"      --max-connections N           in total (default 1024)\n"
-"      --max-connections-per-uid N   (default 256)\n"
+"      --max-connections N           in total (default 4096)\n"
+"      --max-connections-per-uid N   (default 2048)\n"
 "      --max-children N              running children in total (4096)\n"
 "      --max-children-per-connection N  (default 1024)\n"
 "      --max-queue BYTES             unsent replies per connection (1 MiB)\n"
@@ -69,16 +69,18 @@ parse_count(const char *opt, const char *s)
 	return (unsigned int)v;
 }
 
+/* Where clients look first (spawnd.h): $SPAWND_SOCKET, the user's runtime
+ * directory, the system socket. */
 static const char *
 default_path(char *buf, size_t len)
 {
-	const char	*rt;
+	const char	*p;
 
-	if (geteuid() == 0)
+	if ((p = getenv("SPAWND_SOCKET")) != NULL && *p != '\0')
+		return p;
+	if ((p = getenv("XDG_RUNTIME_DIR")) == NULL || *p == '\0')
 		return "/run/spawnd/socket";
-	if ((rt = getenv("XDG_RUNTIME_DIR")) == NULL || *rt == '\0')
-		fatalx("no --socket and XDG_RUNTIME_DIR is not set");
-	if ((size_t)snprintf(buf, len, "%s/spawnd/socket", rt) >= len)
+	if ((size_t)snprintf(buf, len, "%s/spawnd/socket", p) >= len)
 		fatalx("XDG_RUNTIME_DIR too long");
 	return buf;
 }
@@ -172,8 +174,8 @@ main(int argc, char **argv)
 	unsigned int	 idle = 0;
 	const int	 sigs[3] = { SIGTERM, SIGINT, SIGHUP };
 
-	sd.limits.conns = 1024;
-	sd.limits.conns_per_uid = 256;
+	sd.limits.conns = 4096;
+	sd.limits.conns_per_uid = 2048;
 	sd.limits.children = 4096;
 	sd.limits.children_per_conn = 1024;
 	sd.limits.outq_bytes = 1 << 20;

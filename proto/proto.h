@@ -122,7 +122,10 @@
 #define PROTO_KILL_GROUP	0x1	/* signal the child's process group */
 #define PROTO_NO_INDEX		0xffffffffu
 
-/* Steps a spawn can fail at, in the order the child runs them. */
+/*
+ * Steps a spawn can fail at.  The child runs them in this order, except
+ * RLIMIT, which comes after ACTION (fds are placed before the limits).
+ */
 #define PROTO_STEP_NONE		0
 #define PROTO_STEP_REQUEST	1	/* refused by the daemon before fork */
 #define PROTO_STEP_FORK		2
