@@ -11,6 +11,7 @@
 #include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -39,6 +40,7 @@
 #define CLIENT_RECV_SIZE	4096
 #define CLIENT_RECV_FDS		4
 #define CLIENT_MAX_ERRNO	4095
+#define CLIENT_KILL_TIMEOUT_MS	5000	/* a group kill waits this long */
 
 struct spawnd_client {
 	int			 fd;
@@ -1261,6 +1263,15 @@ spawnd_child_kill(struct spawnd_child *ch, int sig, unsigned int flags)
 		return (-EINVAL);
 	if (ch->exited)
 		return (-ESRCH);
+	/*
+	 * The pidfd reaches exactly this child, never a recycled pid, with no
+	 * round trip (and no wait on a daemon that may be stuck).  Group
+	 * kills go through the daemon, which knows whether the child leads
+	 * its process group.
+	 */
+	if (ch->pidfd >= 0 && !(flags & SPAWND_KILL_GROUP))
+		return (syscall(SYS_pidfd_send_signal, ch->pidfd, sig, NULL,
+		    0) == -1 ? -errno : 0);
 	if ((c = ch->client) == NULL || c->error != 0)
 		return (-ENOTCONN);
 	k.child = ch->id;
@@ -1270,7 +1281,8 @@ spawnd_child_kill(struct spawnd_child *ch, int sig, unsigned int flags)
 	if ((r = client_send(c, PROTO_KILL, id, p,
 	    proto_encode_kill(p, &k))) != 0)
 		return (r);
-	if ((r = client_reply(c, id, -1, &fr)) != 0)
+	if ((r = client_reply(c, id,
+	    client_deadline(CLIENT_KILL_TIMEOUT_MS), &fr)) != 0)
 		return (r);
 	if (fr.hdr.type == PROTO_OK && fr.nfds == 0 && fr.hdr.length == 0)
 		return (0);

@@ -224,8 +224,10 @@ int	spawnd_child_wait(struct spawnd_child *child, int timeout_ms,
 	    struct spawnd_exit *ret_exit);
 /*
  * Sends sig to the child, or with SPAWND_KILL_GROUP to its process group
- * (the child must lead one: SPAWND_SETSID or pgroup 0), through the daemon,
- * free of pid reuse.  Returns 0, -ESRCH (already exited), -EINVAL.
+ * (the child must lead one: SPAWND_SETSID or pgroup 0), free of pid reuse:
+ * through the child's pidfd, or, for a group or without a pidfd, through
+ * the daemon (waiting at most 5 s for its answer).  Returns 0, -ESRCH
+ * (already exited), -EINVAL, -ENOTCONN, -ETIMEDOUT.
  */
 int	spawnd_child_kill(struct spawnd_child *child, int sig,
 	    unsigned int flags);
