@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -61,6 +62,18 @@ struct child {
 	int			 stopping;	/* SIGTERM sent */
 	struct event		*ev;		/* pidfd readable */
 	struct event		*timer;		/* timeout, then grace */
+	uid_t			 uid;		/* of the client that asked */
+	pid_t			 client_pid;
+	struct timespec		 started;	/* CLOCK_MONOTONIC */
+	char			*summary;	/* argv, for PROTO_LIST */
+	struct watcher		*watchers;	/* PROTO_WATCH requests */
+	size_t			 nwatchers;
+};
+
+/* A connection waiting for a child's exit record (spawnctl wait). */
+struct watcher {
+	struct conn		*conn;
+	uint32_t		 id;
 };
 
 /* What the cloned child reads, and writes back on failure. */
@@ -94,6 +107,9 @@ static void	child_timer(int, short, void *);
 static void	child_stop(struct child *);
 static void	child_free(struct child *);
 static void	child_fail(struct setup *, int, int);
+static char	*child_summary(const struct proto_spawn *);
+static void	child_report(struct child *, const siginfo_t *,
+		    const struct rusage *);
 static void	child_unpoison(void);
 
 static TAILQ_HEAD(, child) children = TAILQ_HEAD_INITIALIZER(children);
@@ -588,6 +604,10 @@ child_spawn(const struct child_spec *spec, struct conn *c, uint32_t id,
 	ch->conn = c;
 	ch->id = id;
 	ch->pid = pid;
+	ch->uid = spec->uid;
+	ch->client_pid = spec->client_pid;
+	ch->summary = child_summary(spec->req);
+	(void)clock_gettime(CLOCK_MONOTONIC, &ch->started);
 	ch->pidfd = pidfd;
 	ch->flags = spec->req->flags;
 	ch->leader = (ch->flags & PROTO_SPAWN_SETSID) ||
@@ -674,11 +694,8 @@ static void
 child_reaped(int fd, short what, void *arg)
 {
 	struct child		*ch = arg;
-	struct proto_exited	 m;
 	struct rusage		 ru;
 	siginfo_t		 si;
-	uint8_t			 buf[40];
-	size_t			 n;
 
 	(void)fd;
 	(void)what;
@@ -690,25 +707,126 @@ child_reaped(int fd, short what, void *arg)
 		event_add(ch->ev, NULL);
 		return;
 	}
-	if (ch->conn != NULL) {
-		m.pid = (uint32_t)ch->pid;
-		m.code = (uint32_t)si.si_code;
-		m.status = (uint32_t)si.si_status;
-		m.utime_us = (uint64_t)ru.ru_utime.tv_sec * 1000000 +
-		    (uint64_t)ru.ru_utime.tv_usec;
-		m.stime_us = (uint64_t)ru.ru_stime.tv_sec * 1000000 +
-		    (uint64_t)ru.ru_stime.tv_usec;
-		m.maxrss_kib = (uint64_t)ru.ru_maxrss;
-		n = proto_encode_exited(buf, &m);
-		conn_send(ch->conn, PROTO_EXITED, ch->id, buf, n, -1);
-		conn_child_gone(ch->conn, ch);
-	}
+	child_report(ch, &si, &ru);
 	log_debug("child %d exited, code %d status %d", (int)ch->pid,
 	    si.si_code, si.si_status);
 	TAILQ_REMOVE(&children, ch, entry);
 	sd.nchildren--;
 	child_free(ch);
 	notify_changed();
+}
+
+/* Sends the exit record to the child's connection and its watchers. */
+static void
+child_report(struct child *ch, const siginfo_t *si, const struct rusage *ru)
+{
+	struct proto_exited	 m;
+	uint8_t			 buf[40];
+	size_t			 n, i;
+
+	m.pid = (uint32_t)ch->pid;
+	m.code = (uint32_t)si->si_code;
+	m.status = (uint32_t)si->si_status;
+	m.utime_us = (uint64_t)ru->ru_utime.tv_sec * 1000000 +
+	    (uint64_t)ru->ru_utime.tv_usec;
+	m.stime_us = (uint64_t)ru->ru_stime.tv_sec * 1000000 +
+	    (uint64_t)ru->ru_stime.tv_usec;
+	m.maxrss_kib = (uint64_t)ru->ru_maxrss;
+	n = proto_encode_exited(buf, &m);
+	if (ch->conn != NULL) {
+		conn_send(ch->conn, PROTO_EXITED, ch->id, buf, n, -1);
+		conn_child_gone(ch->conn, ch);
+	}
+	for (i = 0; i < ch->nwatchers; i++)
+		conn_send(ch->watchers[i].conn, PROTO_EXITED,
+		    ch->watchers[i].id, buf, n, -1);
+}
+
+/* argv joined by spaces, cut at PROTO_MAX_SUMMARY bytes; NULL if no memory. */
+static char *
+child_summary(const struct proto_spawn *req)
+{
+	char		*s;
+	size_t		 n = 0, l;
+	uint32_t	 i;
+
+	if ((s = malloc(PROTO_MAX_SUMMARY + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < req->argc && n < PROTO_MAX_SUMMARY; i++) {
+		if (i > 0)
+			s[n++] = ' ';
+		l = strnlen(req->argv[i], PROTO_MAX_SUMMARY - n);
+		memcpy(s + n, req->argv[i], l);
+		n += l;
+	}
+	s[n] = '\0';
+	return s;
+}
+
+/* The live child with this pid, if spawnd started it. */
+struct child *
+child_find_pid(pid_t pid)
+{
+	struct child	*ch;
+
+	TAILQ_FOREACH(ch, &children, entry)
+		if (ch->pid == pid)
+			return ch;
+	return NULL;
+}
+
+/* Whether a client of uid may see and signal ch: its own, or root. */
+int
+child_visible(const struct child *ch, uid_t uid)
+{
+	return uid == 0 || ch->uid == uid;
+}
+
+/* One PROTO_LIST_ENTRY per child uid may see, sent to c with id. */
+void
+child_list(struct conn *c, uint32_t id, uid_t uid)
+{
+	struct proto_list_entry	 e;
+	struct proto_buf	 b;
+	struct timespec		 now;
+	struct child		*ch;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	TAILQ_FOREACH(ch, &children, entry) {
+		if (!child_visible(ch, uid))
+			continue;
+		e.pid = (uint32_t)ch->pid;
+		e.client_pid = ch->conn != NULL ? (uint32_t)ch->client_pid : 0;
+		e.uid = (uint32_t)ch->uid;
+		e.state = ((ch->flags & PROTO_SPAWN_DETACH) ?
+		    PROTO_LIST_DETACHED : 0) |
+		    (ch->conn == NULL ? PROTO_LIST_ORPHAN : 0) |
+		    (ch->stopping ? PROTO_LIST_STOPPING : 0);
+		e.age_ms = (uint64_t)(((int64_t)now.tv_sec -
+		    ch->started.tv_sec) * 1000 + ((int64_t)now.tv_nsec -
+		    ch->started.tv_nsec) / 1000000);
+		e.argv = ch->summary;
+		proto_buf_init(&b);
+		proto_encode_list_entry(&b, &e);
+		if (b.err == 0)
+			conn_send(c, PROTO_LIST_ENTRY, id, b.data, b.len, -1);
+		proto_buf_free(&b);
+	}
+}
+
+/* Connection c wants ch's exit record, under id. */
+int
+child_watch(struct child *ch, struct conn *c, uint32_t id)
+{
+	struct watcher	*w;
+
+	w = reallocarray(ch->watchers, ch->nwatchers + 1, sizeof *w);
+	if (w == NULL)
+		return -ENOMEM;
+	ch->watchers = w;
+	w[ch->nwatchers].conn = c;
+	w[ch->nwatchers++].id = id;
+	return 0;
 }
 
 /* Timeout reached, or grace after SIGTERM over. */
@@ -746,6 +864,12 @@ child_conn_closed(const struct conn *c)
 	struct child	*ch;
 
 	TAILQ_FOREACH(ch, &children, entry) {
+		size_t	 i, n = 0;
+
+		for (i = 0; i < ch->nwatchers; i++)
+			if (ch->watchers[i].conn != c)
+				ch->watchers[n++] = ch->watchers[i];
+		ch->nwatchers = n;
 		if (ch->conn != c)
 			continue;
 		ch->conn = NULL;
@@ -765,5 +889,7 @@ child_free(struct child *ch)
 		event_free(ch->timer);
 	if (ch->pidfd != -1)
 		(void)close(ch->pidfd);
+	free(ch->summary);
+	free(ch->watchers);
 	free(ch);
 }

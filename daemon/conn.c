@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -80,6 +81,9 @@ static void	conn_log_spawn(const struct conn *, const struct proto_spawn *,
 static int	conn_kill(struct conn *, const struct proto_hdr *,
 		    const uint8_t *);
 static int	conn_ping(struct conn *, const struct proto_hdr *);
+static int	conn_watch(struct conn *, const struct proto_hdr *,
+		    const uint8_t *);
+static struct child *conn_by_pid(struct conn *, uint32_t, uint32_t);
 static int	conn_error(struct conn *, uint32_t, int, const char *);
 static void	conn_asm_free(struct conn *);
 static void	conn_free(struct conn *);
@@ -222,6 +226,14 @@ conn_dispatch(struct conn *c, const struct proto_hdr *hdr,
 		return conn_kill(c, hdr, payload);
 	case PROTO_PING:
 		return conn_ping(c, hdr);
+	case PROTO_LIST:
+		if (hdr->length != 0)
+			return conn_error(c, hdr->id, EPROTO, "malformed LIST");
+		child_list(c, hdr->id, c->uid);
+		conn_send(c, PROTO_OK, hdr->id, NULL, 0, -1);
+		return 0;
+	case PROTO_WATCH:
+		return conn_watch(c, hdr, payload);
 	}
 	return conn_error(c, hdr->id, EPROTO, "unknown message type");
 }
@@ -360,6 +372,8 @@ conn_spawn(struct conn *c, uint32_t id, const uint8_t *body, size_t len,
 		goto out;
 	}
 	spec.req = &req;
+	spec.uid = c->uid;
+	spec.client_pid = c->pid;
 	spec.fds = fds;
 	spec.nfds = nfds;
 	fail.index = PROTO_NO_INDEX;
@@ -429,19 +443,63 @@ conn_kill(struct conn *c, const struct proto_hdr *hdr, const uint8_t *p)
 
 	if (proto_decode_kill(p, hdr->length, &m) < 0)
 		return conn_error(c, hdr->id, EPROTO, "malformed KILL");
-	if (m.signal < 1 || m.signal > PROTO_MAX_SIG ||
-	    (m.flags & ~(uint32_t)PROTO_KILL_GROUP) != 0) {
+	if (m.signal < 1 || m.signal > PROTO_MAX_SIG || (m.flags &
+	    ~(uint32_t)(PROTO_KILL_GROUP | PROTO_KILL_BY_PID)) != 0) {
 		conn_failed(c, hdr->id, EINVAL, PROTO_STEP_REQUEST,
 		    PROTO_NO_INDEX);
 		return 0;
 	}
-	if ((ch = child_find(c, m.child)) == NULL)
-		r = -ESRCH;
-	else
-		r = child_signal(ch, (int)m.signal,
-		    (m.flags & PROTO_KILL_GROUP) != 0);
+	if (m.flags & PROTO_KILL_BY_PID)
+		ch = conn_by_pid(c, hdr->id, m.child);
+	else if ((ch = child_find(c, m.child)) == NULL)
+		conn_failed(c, hdr->id, ESRCH, PROTO_STEP_REQUEST,
+		    PROTO_NO_INDEX);
+	if (ch == NULL)
+		return 0;
+	r = child_signal(ch, (int)m.signal, (m.flags & PROTO_KILL_GROUP) != 0);
 	if (r < 0)
 		conn_failed(c, hdr->id, -r, PROTO_STEP_REQUEST,
+		    PROTO_NO_INDEX);
+	else
+		conn_send(c, PROTO_OK, hdr->id, NULL, 0, -1);
+	return 0;
+}
+
+/*
+ * A child named by pid, for spawnctl kill and wait: only the daemon's own
+ * children, and only those of the caller's uid.  Answers FAILED if none.
+ */
+static struct child *
+conn_by_pid(struct conn *c, uint32_t id, uint32_t pid)
+{
+	struct child	*ch;
+	int		 error = 0;
+
+	if (pid == 0 || pid > INT32_MAX ||
+	    (ch = child_find_pid((pid_t)pid)) == NULL)
+		error = ESRCH;
+	else if (!child_visible(ch, c->uid))
+		error = EPERM;
+	if (error != 0) {
+		conn_failed(c, id, error, PROTO_STEP_REQUEST, PROTO_NO_INDEX);
+		return NULL;
+	}
+	return ch;
+}
+
+/* Asks for the exit record of a child named by pid. */
+static int
+conn_watch(struct conn *c, const struct proto_hdr *hdr, const uint8_t *p)
+{
+	struct child	*ch;
+	uint32_t	 pid;
+
+	if (proto_decode_watch(p, hdr->length, &pid) < 0)
+		return conn_error(c, hdr->id, EPROTO, "malformed WATCH");
+	if ((ch = conn_by_pid(c, hdr->id, pid)) == NULL)
+		return 0;
+	if (child_watch(ch, c, hdr->id) < 0)
+		conn_failed(c, hdr->id, ENOMEM, PROTO_STEP_REQUEST,
 		    PROTO_NO_INDEX);
 	else
 		conn_send(c, PROTO_OK, hdr->id, NULL, 0, -1);

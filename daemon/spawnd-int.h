@@ -83,6 +83,8 @@ unsigned int conn_count_uid(uid_t uid);
 /* child.c */
 struct child_spec {
 	const struct proto_spawn *req;
+	uid_t			 uid;	/* of the client */
+	pid_t			 client_pid;
 	const int		*fds;	/* the request's passed fds */
 	size_t			 nfds;
 };
@@ -94,6 +96,10 @@ pid_t	child_pid(const struct child *ch);
 int	child_pidfd(const struct child *ch);
 uint32_t child_id(const struct child *ch);
 struct child *child_find(const struct conn *c, uint32_t id);
+struct child *child_find_pid(pid_t pid);
+int	child_visible(const struct child *ch, uid_t uid);
+void	child_list(struct conn *c, uint32_t id, uid_t uid);
+int	child_watch(struct child *ch, struct conn *c, uint32_t id);
 int	child_signal(struct child *ch, int sig, int group);
 void	child_conn_closed(const struct conn *c);
 

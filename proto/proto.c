@@ -517,6 +517,49 @@ proto_decode_error(const uint8_t *buf, size_t len, struct proto_error *ret)
 	return (0);
 }
 
+void
+proto_encode_list_entry(struct proto_buf *b, const struct proto_list_entry *m)
+{
+	proto_put_u32(b, m->pid);
+	proto_put_u32(b, m->client_pid);
+	proto_put_u32(b, m->uid);
+	proto_put_u32(b, m->state);
+	proto_put_u64(b, m->age_ms);
+	proto_put_str(b, m->argv != NULL ? m->argv : "");
+}
+
+int
+proto_decode_list_entry(const uint8_t *buf, size_t len,
+    struct proto_list_entry *ret)
+{
+	struct rd		 r = { buf, len };
+	struct proto_list_entry	 m;
+
+	if (rd_u32(&r, &m.pid) != 0 || rd_u32(&r, &m.client_pid) != 0 ||
+	    rd_u32(&r, &m.uid) != 0 || rd_u32(&r, &m.state) != 0 ||
+	    rd_u64(&r, &m.age_ms) != 0 || rd_str(&r, &m.argv) != 0 ||
+	    r.left != 0)
+		return (-EPROTO);
+	*ret = m;
+	return (0);
+}
+
+size_t
+proto_encode_watch(uint8_t out[4], uint32_t pid)
+{
+	proto_le32(out, pid);
+	return (4);
+}
+
+int
+proto_decode_watch(const uint8_t *buf, size_t len, uint32_t *ret_pid)
+{
+	if (len != 4)
+		return (-EPROTO);
+	*ret_pid = proto_get32(buf);
+	return (0);
+}
+
 /* Read cursor.  A failed read consumes nothing. */
 
 static int
@@ -1239,6 +1282,12 @@ proto_type_name(unsigned int type)
 		return ("kill");
 	case PROTO_PING:
 		return ("ping");
+	case PROTO_LIST:
+		return ("list");
+	case PROTO_WATCH:
+		return ("watch");
+	case PROTO_LIST_ENTRY:
+		return ("list_entry");
 	case PROTO_HELLO_OK:
 		return ("hello_ok");
 	case PROTO_STARTED:

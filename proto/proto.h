@@ -95,6 +95,26 @@
  *	Answered by PROTO_OK, or PROTO_FAILED (ESRCH: no such live child of
  *	this connection; EINVAL: bad signal or flags), same id as the KILL.
  *
+ *	With PROTO_KILL_BY_PID in flags, child is instead the pid of a live
+ *	child of the caller's uid (any child, for root), whatever connection
+ *	started it; EPERM if it belongs to another uid.
+ *
+ * PROTO_LIST (c->d), empty payload: the daemon's children of the caller's
+ *	uid (all, for root), one PROTO_LIST_ENTRY each, then PROTO_OK; all
+ *	with the LIST's id.  PROTO_LIST_ENTRY (d->c), payload:
+ *	0 u32 pid
+ *	4 u32 client_pid	pid of the client that spawned it, 0 when
+ *				that connection is gone
+ *	8 u32 uid		uid of that client
+ *	12 u32 state		PROTO_LIST_* bits
+ *	16 u64 age_ms		time since it started
+ *	24 str argv		its argv joined by spaces, cut at
+ *				PROTO_MAX_SUMMARY bytes
+ *
+ * PROTO_WATCH (c->d), payload: 0 u32 pid.  Asks for the exit record of a
+ *	live child of the caller's uid: PROTO_OK now, and PROTO_EXITED with
+ *	the WATCH's id when it exits; or PROTO_FAILED (ESRCH, EPERM).
+ *
  * PROTO_PING (c->d), empty payload.  PROTO_PONG (d->c), payload:
  *	0 u32 pid		daemon's pid
  *	4 u32 connections	open connections
@@ -111,6 +131,8 @@
 #define PROTO_SPAWN		0x02
 #define PROTO_KILL		0x03
 #define PROTO_PING		0x04
+#define PROTO_LIST		0x05
+#define PROTO_WATCH		0x06
 #define PROTO_HELLO_OK		0x81
 #define PROTO_STARTED		0x82
 #define PROTO_FAILED		0x83
@@ -118,8 +140,15 @@
 #define PROTO_OK		0x85
 #define PROTO_PONG		0x86
 #define PROTO_ERROR		0x87
+#define PROTO_LIST_ENTRY	0x88
 
 #define PROTO_KILL_GROUP	0x1	/* signal the child's process group */
+#define PROTO_KILL_BY_PID	0x2	/* child is a pid, not a request id */
+
+#define PROTO_LIST_DETACHED	0x1	/* outlives its connection */
+#define PROTO_LIST_ORPHAN	0x2	/* its connection is gone */
+#define PROTO_LIST_STOPPING	0x4	/* SIGTERM sent, SIGKILL pending */
+#define PROTO_MAX_SUMMARY	256	/* bytes of argv in a list entry */
 #define PROTO_NO_INDEX		0xffffffffu
 
 /*
@@ -275,6 +304,15 @@ struct proto_kill {
 	uint32_t	 flags;
 };
 
+struct proto_list_entry {
+	uint32_t	 pid;
+	uint32_t	 client_pid;
+	uint32_t	 uid;
+	uint32_t	 state;
+	uint64_t	 age_ms;
+	const char	*argv;		/* points into the decoded buffer */
+};
+
 struct proto_pong {
 	uint32_t	 pid;
 	uint32_t	 connections;
@@ -415,6 +453,12 @@ size_t	proto_encode_pong(uint8_t out[24], const struct proto_pong *m);
 int	proto_decode_pong(const uint8_t *buf, size_t len,
 	    struct proto_pong *ret);
 void	proto_encode_error(struct proto_buf *b, const struct proto_error *m);
+void	proto_encode_list_entry(struct proto_buf *b,
+	    const struct proto_list_entry *m);
+int	proto_decode_list_entry(const uint8_t *buf, size_t len,
+	    struct proto_list_entry *ret);
+size_t	proto_encode_watch(uint8_t out[4], uint32_t pid);
+int	proto_decode_watch(const uint8_t *buf, size_t len, uint32_t *ret_pid);
 int	proto_decode_error(const uint8_t *buf, size_t len,
 	    struct proto_error *ret);
 
