@@ -59,6 +59,7 @@ static void	test_fixed_bad(void);
 static void	test_error_msg(void);
 static void	test_buf(void);
 static void	test_names(void);
+static void	test_list_watch(void);
 static void	test_cases(void);
 static void	test_records_once(void);
 static void	full_request(struct proto_spawn *, int);
@@ -495,6 +496,34 @@ test_buf(void)
 	proto_buf_free(NULL);
 }
 
+/* LIST_ENTRY and WATCH: round trips, and every truncation fails. */
+static void
+test_list_watch(void)
+{
+	struct proto_list_entry	 e = { 42, 7, 1000, PROTO_LIST_ORPHAN,
+				    123456789012ull, "sleep 10" }, d;
+	struct proto_buf	 b;
+	uint8_t			 w[4];
+	uint32_t		 pid = 0;
+	size_t			 i;
+
+	proto_buf_init(&b);
+	proto_encode_list_entry(&b, &e);
+	CHECK(b.err == 0);
+	CHECK_EQ(proto_decode_list_entry(b.data, b.len, &d), 0);
+	CHECK(d.pid == 42 && d.client_pid == 7 && d.uid == 1000 &&
+	    d.state == PROTO_LIST_ORPHAN && d.age_ms == 123456789012ull &&
+	    strcmp(d.argv, "sleep 10") == 0);
+	for (i = 0; i < b.len; i++)
+		CHECK_EQ(proto_decode_list_entry(b.data, i, &d), -EPROTO);
+	proto_buf_free(&b);
+	CHECK(proto_encode_watch(w, 4242) == 4);
+	CHECK_EQ(proto_decode_watch(w, 4, &pid), 0);
+	CHECK(pid == 4242);
+	CHECK_EQ(proto_decode_watch(w, 3, &pid), -EPROTO);
+	CHECK_EQ(proto_decode_watch(w, 5, &pid), -EPROTO);
+}
+
 static void
 test_names(void)
 {
@@ -522,7 +551,8 @@ test_names(void)
 	CHECK(strcmp(proto_type_name(PROTO_ERROR), "error") == 0);
 	CHECK(strcmp(proto_type_name(PROTO_HELLO_OK), "hello_ok") == 0);
 	CHECK(strcmp(proto_type_name(0), "unknown") == 0);
-	CHECK(strcmp(proto_type_name(0x88), "unknown") == 0);
+	CHECK(strcmp(proto_type_name(PROTO_LIST_ENTRY), "list_entry") == 0);
+	CHECK(strcmp(proto_type_name(0x89), "unknown") == 0);
 	for (i = 0; i < 0x100; i++)
 		CHECK(proto_type_name((unsigned int)i) != NULL);
 }
@@ -1229,6 +1259,7 @@ main(void)
 	test_fixed();
 	test_fixed_bad();
 	test_error_msg();
+	test_list_watch();
 	test_buf();
 	test_names();
 	test_cases();
