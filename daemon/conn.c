@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <syslog.h>
 #include <unistd.h>
 #include <fcntl.h>
@@ -52,6 +53,7 @@ struct conn {
 	TAILQ_HEAD(, out)	 outq;
 	size_t			 outq_bytes;
 	unsigned int		 nchildren;
+	uint64_t		 deadline;	/* ms: HELLO or the last frame */
 	/* A spawn request arriving in several frames. */
 	int			 assembling;
 	uint32_t		 asm_id;
@@ -89,7 +91,11 @@ static void	conn_asm_free(struct conn *);
 static void	conn_free(struct conn *);
 static void	conn_closing(struct conn *);
 
+static void	conn_sweep(int, short, void *);
+static uint64_t	conn_now(void);
+
 static TAILQ_HEAD(, conn) conns = TAILQ_HEAD_INITIALIZER(conns);
+static struct event	*conn_sweep_ev;
 
 /* One frame at a time; single-threaded, so one buffer serves all. */
 static uint8_t	conn_rbuf[PROTO_MAX_FRAME];
@@ -110,6 +116,7 @@ conn_new(int fd, uid_t uid, pid_t pid)
 	c->uid = uid;
 	c->pid = pid;
 	c->state = CONN_HELLO;
+	c->deadline = conn_now() + sd.limits.handshake_ms;
 	TAILQ_INIT(&c->outq);
 	c->rev = event_new(sd.base, fd, EV_READ | EV_PERSIST, conn_read, c);
 	c->wev = event_new(sd.base, fd, EV_WRITE | EV_PERSIST, conn_write, c);
@@ -127,7 +134,50 @@ conn_new(int fd, uid_t uid, pid_t pid)
 	TAILQ_INSERT_TAIL(&conns, c, entry);
 	sd.nconns++;
 	notify_changed();
+	if (conn_sweep_ev == NULL)
+		conn_sweep_ev = event_new(sd.base, -1, EV_PERSIST, conn_sweep,
+		    NULL);
+	if (conn_sweep_ev != NULL && !event_pending(conn_sweep_ev, EV_TIMEOUT,
+	    NULL)) {
+		struct timeval	 tv = { 1, 0 };
+
+		event_add(conn_sweep_ev, &tv);
+	}
 	log_debug("connection from pid %d uid %u", (int)pid, (unsigned)uid);
+}
+
+static uint64_t
+conn_now(void)
+{
+	struct timespec	 ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * Once a second while there are connections: drop those that never said
+ * HELLO, or left a request half sent (holding fds), past their deadline.
+ */
+static void
+conn_sweep(int fd, short what, void *arg)
+{
+	struct conn	*c, *next;
+	uint64_t	 now = conn_now();
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	for (c = TAILQ_FIRST(&conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if ((c->state == CONN_HELLO || c->assembling) &&
+		    now > c->deadline)
+			(void)conn_error(c, c->asm_id, ETIMEDOUT,
+			    c->assembling ? "request not completed in time" :
+			    "no HELLO in time");
+	}
+	if (TAILQ_EMPTY(&conns))
+		event_del(conn_sweep_ev);
 }
 
 unsigned int
@@ -271,6 +321,21 @@ conn_spawn_frame(struct conn *c, const struct proto_hdr *hdr,
 {
 	int	 more = (hdr->flags & PROTO_F_MORE) != 0;
 
+	if (nfds > sd.limits.request_fds) {
+		fdio_close_all(fds, nfds);
+		if (more)
+			return conn_error(c, hdr->id, E2BIG,
+			    "too many fds with a request");
+		conn_failed(c, hdr->id, E2BIG, PROTO_STEP_REQUEST,
+		    PROTO_NO_INDEX);
+		return 0;
+	}
+	if (!c->assembling && !more && hdr->length > sd.limits.request_bytes) {
+		fdio_close_all(fds, nfds);
+		conn_failed(c, hdr->id, EMSGSIZE, PROTO_STEP_REQUEST,
+		    PROTO_NO_INDEX);
+		return 0;
+	}
 	if (!c->assembling && !more) {
 		conn_spawn(c, hdr->id, p, hdr->length, fds, nfds);
 		fdio_close_all(fds, nfds);
@@ -284,12 +349,14 @@ conn_spawn_frame(struct conn *c, const struct proto_hdr *hdr,
 	if (!c->assembling) {
 		c->assembling = 1;
 		c->asm_id = hdr->id;
+		c->deadline = conn_now() + sd.limits.request_ms;
 		if (nfds > 0 &&
 		    (c->asm_fds = malloc(nfds * sizeof *fds)) == NULL) {
 			fdio_close_all(fds, nfds);
 			return conn_error(c, hdr->id, ENOMEM, "out of memory");
 		}
-		memcpy(c->asm_fds, fds, nfds * sizeof *fds);
+		if (nfds > 0)
+			memcpy(c->asm_fds, fds, nfds * sizeof *fds);
 		c->asm_nfds = nfds;
 	}
 	if (conn_append(c, p, hdr->length) == -1)
@@ -309,7 +376,7 @@ conn_append(struct conn *c, const uint8_t *p, size_t len)
 	size_t	 cap = c->asm_cap ? c->asm_cap : PROTO_MAX_FRAME;
 	uint8_t	*nbuf;
 
-	if (len > PROTO_MAX_REQUEST - c->asm_len) {
+	if (len > sd.limits.request_bytes - c->asm_len) {
 		errno = EMSGSIZE;
 		return -1;
 	}
@@ -678,4 +745,7 @@ conn_close_all(void)
 
 	while ((c = TAILQ_FIRST(&conns)) != NULL)
 		conn_free(c);
+	if (conn_sweep_ev != NULL)
+		event_free(conn_sweep_ev);
+	conn_sweep_ev = NULL;
 }

@@ -13,6 +13,7 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -32,10 +33,15 @@
 
 #define LISTENER_ACCEPTS_PER_WAKE	64
 
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD	77
+#endif
+
 static void	listener_accept(int, short, void *);
 static void	listener_pause_done(int, short, void *);
 static void	listener_reject(int, int, const char *);
-static int	listener_admit(int, uid_t);
+static int	listener_admit(int, uid_t, pid_t);
+static int	listener_foreign(int, pid_t);
 static void	listener_check_dir(const char *);
 static void	listener_lock(const char *);
 static void	listener_clear_stale(const char *);
@@ -242,18 +248,28 @@ listener_accept(int fd, short what, void *arg)
 			(void)close(cfd);
 			continue;
 		}
-		if (listener_admit(cfd, cred.uid) == 0)
+		if (listener_admit(cfd, cred.uid, cred.pid) == 0)
 			conn_new(cfd, cred.uid, cred.pid);
 	}
 }
 
-/* Serves our own uid and root only; enforces the connection limits. */
+/*
+ * Serves our own uid and root only, from our own namespaces unless told
+ * otherwise; enforces the connection limits.
+ */
 static int
-listener_admit(int fd, uid_t uid)
+listener_admit(int fd, uid_t uid, pid_t pid)
 {
 	if (uid != sd.uid && uid != 0) {
 		log_info("refused connection from uid %u", (unsigned)uid);
 		listener_reject(fd, EACCES, "this spawnd serves another user");
+		return -1;
+	}
+	if (!sd.limits.foreign_ns && listener_foreign(fd, pid)) {
+		log_info("refused connection from pid %d: another namespace",
+		    (int)pid);
+		listener_reject(fd, EACCES, "peer in another user, mount or "
+		    "pid namespace");
 		return -1;
 	}
 	if (sd.nconns >= sd.limits.conns) {
@@ -269,6 +285,44 @@ listener_admit(int fd, uid_t uid)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Is the peer in another user, mount or pid namespace?  A spawn broker
+ * would let a sandboxed process run programs outside its sandbox.  The
+ * peer's pidfd (SO_PEERPIDFD, or pidfd_open on older kernels) still being
+ * alive after /proc/PID/ns was read proves PID was not recycled meanwhile.
+ * Anything unverifiable counts as foreign: fail closed.
+ */
+static int
+listener_foreign(int fd, pid_t pid)
+{
+	static const char *const ns[] = { "user", "mnt", "pid" };
+	struct stat	 mine, theirs;
+	char		 path[64];
+	socklen_t	 len = sizeof(int);
+	int		 pidfd = -1, i, foreign = 1;
+
+	if (pid <= 0)
+		return 1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == -1 &&
+	    (pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) == -1)
+		return 1;
+	for (i = 0; i < 3; i++) {
+		(void)snprintf(path, sizeof path, "/proc/self/ns/%s", ns[i]);
+		if (stat(path, &mine) == -1)
+			goto out;
+		(void)snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid,
+		    ns[i]);
+		if (stat(path, &theirs) == -1 || mine.st_ino != theirs.st_ino ||
+		    mine.st_dev != theirs.st_dev)
+			goto out;
+	}
+	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0)
+		foreign = 0;
+out:
+	(void)close(pidfd);
+	return foreign;
 }
 
 /* Best effort: tell the peer why, then close. */

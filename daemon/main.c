@@ -49,6 +49,12 @@ usage(FILE *f, int code)
 "      --max-children N              running children in total (4096)\n"
 "      --max-children-per-connection N  (default 1024)\n"
 "      --max-queue BYTES             unsent replies per connection (1 MiB)\n"
+"      --max-request BYTES           one spawn request (16 MiB, the most)\n"
+"      --max-fds N                   fds with one request (253, the most)\n"
+"      --handshake-timeout MS        connect to HELLO (5000)\n"
+"      --request-timeout MS          first to last frame of a request (10000)\n"
+"      --allow-foreign-namespaces    serve peers in other user, mount or\n"
+"                                    pid namespaces (refused by default)\n"
 "      --exit-idle-time SECONDS      exit after SECONDS without connections\n"
 "                                    or children (for socket activation)\n"
 "  -V, --version\n"
@@ -163,6 +169,11 @@ main(int argc, char **argv)
 		{ "max-children-per-connection", required_argument, NULL, 4 },
 		{ "max-queue", required_argument, NULL, 5 },
 		{ "exit-idle-time", required_argument, NULL, 6 },
+		{ "max-request", required_argument, NULL, 7 },
+		{ "max-fds", required_argument, NULL, 8 },
+		{ "handshake-timeout", required_argument, NULL, 9 },
+		{ "request-timeout", required_argument, NULL, 10 },
+		{ "allow-foreign-namespaces", no_argument, NULL, 11 },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -179,6 +190,10 @@ main(int argc, char **argv)
 	sd.limits.children = 4096;
 	sd.limits.children_per_conn = 1024;
 	sd.limits.outq_bytes = 1 << 20;
+	sd.limits.request_bytes = PROTO_MAX_REQUEST;
+	sd.limits.request_fds = PROTO_MAX_FDS;
+	sd.limits.handshake_ms = 5000;
+	sd.limits.request_ms = 10000;
 	while ((ch = getopt_long(argc, argv, "s:dVh", opts, NULL)) != -1) {
 		switch (ch) {
 		case 's': path = optarg; break;
@@ -194,6 +209,15 @@ main(int argc, char **argv)
 		case 5: sd.limits.outq_bytes = parse_count("--max-queue",
 		    optarg); break;
 		case 6: idle = parse_count("--exit-idle-time", optarg); break;
+		case 7: sd.limits.request_bytes = parse_count("--max-request",
+		    optarg); break;
+		case 8: sd.limits.request_fds = parse_count("--max-fds",
+		    optarg); break;
+		case 9: sd.limits.handshake_ms = parse_count(
+		    "--handshake-timeout", optarg); break;
+		case 10: sd.limits.request_ms = parse_count(
+		    "--request-timeout", optarg); break;
+		case 11: sd.limits.foreign_ns = 1; break;
 		case 'V': printf("spawnd %s\n", SPAWND_VERSION_STR); exit(0);
 		case 'h': usage(stdout, 0);
 		default: usage(stderr, 2);
@@ -201,6 +225,10 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage(stderr, 2);
+	if (sd.limits.request_bytes > PROTO_MAX_REQUEST ||
+	    sd.limits.request_fds > PROTO_MAX_FDS)
+		fatalx("--max-request is at most %u, --max-fds at most %u",
+		    PROTO_MAX_REQUEST, PROTO_MAX_FDS);
 
 	log_init(debug);
 	signals_init();

@@ -25,6 +25,11 @@ struct limits {
 	unsigned int	 children;	/* running children in total */
 	unsigned int	 children_per_conn;
 	size_t		 outq_bytes;	/* unsent replies per connection */
+	size_t		 request_bytes;	/* one spawn request */
+	unsigned int	 request_fds;	/* fds with one spawn request */
+	unsigned int	 handshake_ms;	/* connect to HELLO */
+	unsigned int	 request_ms;	/* first to last frame of a request */
+	int		 foreign_ns;	/* serve peers in other namespaces */
 };
 
 /* The daemon's state: single-threaded, so one instance, reached as sd. */
