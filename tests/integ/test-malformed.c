@@ -247,7 +247,8 @@ send_spawn(int s, const char *const *argv, const uint8_t *extra,
 {
 	size_t	n = spawn_body(buf + 20, argv);
 
-	memcpy(buf + 20 + n, extra, extralen);
+	if (extralen > 0)
+		memcpy(buf + 20 + n, extra, extralen);
 	n += extralen;
 	hdr(buf, PROTO_SPAWN, 0, (uint32_t)n, (uint16_t)hnfds, 7);
 	return send_raw(s, buf, 20 + n, fds, nfds);
@@ -753,15 +754,13 @@ static int
 read_outcome(int s, const struct tcase *tc)
 {
 	uint8_t		b[4096];
-	uint64_t	end = tl_now_ms() + (uint64_t)tl_scale(REPLY_MS);
+	uint64_t	end = tl_now_ms() + (uint64_t)tl_scale(REPLY_MS), t;
 	ssize_t		n;
-	int		left, saw_error = 0;
+	int		saw_error = 0;
 
 	for (;;) {
-		left = (int)(end - tl_now_ms());
-		if (left < 0 || tl_now_ms() >= end)
-			left = 0;
-		n = recv_frame(s, b, sizeof b, left);
+		t = tl_now_ms();
+		n = recv_frame(s, b, sizeof b, t >= end ? 0 : (int)(end - t));
 		if (n == 0)
 			return END_CLOSE;
 		if (n == -ETIMEDOUT) {

@@ -468,6 +468,11 @@ test_file_actions(void)
 	    "! test -e /proc/$$/fd/34 && exit 0; exit 1", .dup2_from = 34,
 	    .dup2_to = 7 };
 	both("adddup2 from a CLOEXEC fd", &r, 0, "", EXIT(0), NULL);
+
+	/* adddup2(fd, fd) clears FD_CLOEXEC: the child keeps it. */
+	r = (struct prun){ .script = "test -e /proc/$$/fd/34 || exit 1; "
+	    "exit 0", .dup2_from = 34, .dup2_to = 34 };
+	both("adddup2(fd, fd) of a CLOEXEC fd", &r, 0, "", EXIT(0), NULL);
 	close(34);
 }
 

@@ -415,6 +415,8 @@ test_big_argv(struct spawnd_client *c)
 	const char		**argv;
 	const char		*envp[] = { ENV_PATH, NULL };
 	struct spawnd_req	*req;
+	struct spawnd_child	*ch = NULL;
+	struct spawnd_exit	 ex;
 	char			*store, *out, *want, *w;
 	int			 i, st;
 
@@ -453,6 +455,19 @@ test_big_argv(struct spawnd_client *c)
 	CHECK_INT(strlen(out), ==, strlen(want));
 	CHECK(strcmp(out, want) == 0);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	spawnd_req_free(req);
+
+	/* Many frames and no fds at all: the child only has its status. */
+	argv[2] = "[ $# = 1020 ] && [ ${#1} = 1023 ]";
+	CHECK_OK(spawnd_req_new(&req));
+	CHECK_OK(spawnd_req_set_argv(req, argv));
+	CHECK_OK(spawnd_req_set_envp(req, envp));
+	CHECK_OK(spawnd_spawn(c, req, &ch, NULL));
+	if (ch != NULL) {
+		CHECK_OK(spawnd_child_wait(ch, tl_scale(20000), &ex));
+		CHECK(WIFEXITED(ex.status) && WEXITSTATUS(ex.status) == 0);
+	}
+	spawnd_child_free(ch);
 	spawnd_req_free(req);
 out:
 	free(want);

@@ -215,16 +215,13 @@ static inline ssize_t
 tl_read_all(int fd, char *buf, size_t len, int timeout_ms)
 {
 	struct pollfd	pfd = { .fd = fd, .events = POLLIN };
-	uint64_t	end = tl_now_ms() + (uint64_t)timeout_ms;
+	uint64_t	end = tl_now_ms() + (uint64_t)timeout_ms, t;
 	size_t		got = 0;
 	ssize_t		n;
-	int		left;
 
 	for (;;) {
-		left = (int)(end - tl_now_ms());
-		if ((int64_t)(end - tl_now_ms()) <= 0)
-			left = 0;
-		if (poll(&pfd, 1, left) <= 0) {
+		t = tl_now_ms();
+		if (poll(&pfd, 1, t >= end ? 0 : (int)(end - t)) <= 0) {
 			errno = ETIMEDOUT;
 			break;
 		}
