@@ -67,7 +67,8 @@ BENCH_BIN	:= $(BENCH_SRC:%.c=$(B)/%)
 MAN_PAGES	:= $(wildcard man/*.[0-9])
 
 .DELETE_ON_ERROR:
-.PHONY: all check install uninstall clean demo bench asan ubsan check-asan
+.PHONY: all check install uninstall clean demo bench asan ubsan check-asan \
+	lint
 
 all: $(SPAWND) $(SPAWNCTL) $(B)/$(LIBNAME) $(PCFILE)
 
@@ -133,6 +134,18 @@ check-asan:
 	$(MAKE) B=build-asan SAN='-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer' check
 ubsan:
 	$(MAKE) B=build-ubsan SAN='-fsanitize=undefined -fno-sanitize-recover=all' all
+
+# Static analysis: cppcheck must be clean; gcc -fanalyzer is reported only
+# (gcc 12 misreads TAILQ and cmsg macros).
+LINT_SRC	:= $(PROTO_SRC) $(DAEMON_SRC) $(LIB_SRC) $(CTL_SRC)
+lint:
+	cppcheck --quiet --error-exitcode=1 --inline-suppr \
+	    --enable=warning,portability,performance -D_GNU_SOURCE \
+	    -Iproto -Iclient --include=/usr/include/x86_64-linux-gnu/sys/queue.h \
+	    --suppress=missingIncludeSystem $(LINT_SRC)
+	for f in $(LINT_SRC); do \
+	    $(CC) -std=c11 -D_GNU_SOURCE -Iproto -Iclient $(EVENT_CFLAGS) \
+	    -fanalyzer -O1 -c -o /dev/null $$f || exit 1; done
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \

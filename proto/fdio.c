@@ -55,7 +55,8 @@ fdio_send(int sock, const struct iovec *iov, int iovcnt, const int *fds,
 		memset(&cm, 0, sizeof cm);
 		msg.msg_control = cm.buf;
 		msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		cmsg = CMSG_FIRSTHDR(&msg);
+		if ((cmsg = CMSG_FIRSTHDR(&msg)) == NULL)
+			return (-EINVAL);
 		cmsg->cmsg_level = SOL_SOCKET;
 		cmsg->cmsg_type = SCM_RIGHTS;
 		cmsg->cmsg_len = CMSG_LEN(nfds * sizeof(int));
