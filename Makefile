@@ -17,10 +17,16 @@ PKG_CONFIG	?= pkg-config
 CFLAGS		?= -O2 -g
 B		?= build
 
-SYSTEMDUNITDIR	?= $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd \
-			2>/dev/null || echo /lib/systemd/system)
-SYSTEMDUSERUNITDIR ?= $(shell $(PKG_CONFIG) --variable=systemduserunitdir systemd \
-			2>/dev/null || echo /usr/lib/systemd/user)
+# Units go where the installed systemd looks (not under PREFIX); set
+# SYSTEMDUNITDIR / SYSTEMDUSERUNITDIR to override.  Asked once, not per use.
+ifndef SYSTEMDUNITDIR
+SYSTEMDUNITDIR	:= $(or $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir \
+		   systemd 2>/dev/null),/lib/systemd/system)
+endif
+ifndef SYSTEMDUSERUNITDIR
+SYSTEMDUSERUNITDIR := $(or $(shell $(PKG_CONFIG) --variable=systemduserunitdir \
+		   systemd 2>/dev/null),/usr/lib/systemd/user)
+endif
 
 WARN		:= -Wall -Wextra -Wformat=2 -Wshadow -Wpointer-arith -Wcast-qual \
 		   -Wwrite-strings -Wstrict-prototypes -Wmissing-prototypes \
@@ -68,6 +74,7 @@ MAN_PAGES	:= $(wildcard man/*.[0-9])
 
 .DELETE_ON_ERROR:
 .PHONY: all check install uninstall clean demo bench asan ubsan check-asan \
+	stress tsan \
 	lint
 
 all: $(SPAWND) $(SPAWNCTL) $(B)/$(LIBNAME) $(PCFILE)
@@ -98,9 +105,7 @@ $(SPAWNCTL): $(CTL_OBJ) $(B)/$(LIBNAME)
 
 $(PCFILE): client/spawnd.pc.in Makefile
 	@mkdir -p $(@D)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
-	    $< > $@
+	sed $(PC_SUBST) $< > $@
 
 # Unit tests see proto's internals; integration tests and benchmarks link
 # the shared library like any user would.
@@ -120,6 +125,35 @@ $(B)/bench/%: bench/%.c $(B)/$(LIBNAME)
 
 check: all $(TEST_BIN) $(BENCH_BIN) $(HELPER_BIN) $(FUZZ_REPLAY)
 	B=$(abspath $(B)) tests/run-tests.sh
+
+# Stress and fault tests (tests/stress, docs/reliability.md): longer than
+# make check.  STRESS_QUICK=1 is the size CI runs.  The allocation-failure
+# pass uses the ASan daemon; make tsan runs the client library under TSan.
+ASAN_SAN	:= -fsanitize=address,undefined -fno-sanitize-recover=all \
+		   -fno-omit-frame-pointer
+STRESS_BIN	:= $(patsubst %.c,$(B)/%,$(wildcard tests/stress/*.c))
+
+$(B)/tests/stress/%: tests/stress/%.c tests/stress/stresslib.h $(B)/$(LIBNAME)
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) $(CFLAGS) -o $@ $< -L$(B) -lspawnd \
+	    -Wl,-rpath,'$$ORIGIN/../..' -lpthread $(XLDFLAGS) $(LDFLAGS)
+
+stress: all $(TEST_BIN) $(STRESS_BIN) $(HELPER_BIN) \
+    $(B)/tests/helpers/failalloc.so
+	$(MAKE) B=build-asan SAN='$(ASAN_SAN)' build-asan/spawnd \
+	    build-asan/tests/helpers/failalloc.so build-asan/tests/integ/test-faults
+	$(MAKE) B=build-tsan SAN=-fsanitize=thread \
+	    build-tsan/tests/stress/stress-threads
+	B=$(abspath $(B)) STRESS_QUICK=$(STRESS_QUICK) \
+	    TSAN_BIN=$(abspath build-tsan)/tests/stress/stress-threads \
+	    tests/stress/run-stress.sh
+
+tsan: all
+	$(MAKE) B=build-tsan SAN=-fsanitize=thread \
+	    build-tsan/tests/stress/stress-threads
+	B=$(abspath $(B)) STRESS_QUICK=$(STRESS_QUICK) \
+	    TSAN_BIN=$(abspath build-tsan)/tests/stress/stress-threads \
+	    tests/stress/run-stress.sh tsan
 
 demo: all $(B)/bench/etxtbsy
 	B=$(abspath $(B)) bench/demo.sh
@@ -147,37 +181,57 @@ lint:
 	    $(CC) -std=c11 -D_GNU_SOURCE -Iproto -Iclient $(EVENT_CFLAGS) \
 	    -fanalyzer -O1 -c -o /dev/null $$f || exit 1; done
 
+# The .pc file and the units get their paths when installing, so that
+# "make && make install PREFIX=/usr" installs what it says.  uninstall
+# removes exactly the files install placed (directories stay: they may be
+# shared).  A loop stops at its first failure.
+PC_SUBST	= -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		  -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|'
+SYSTEM_UNITS	:= $(wildcard systemd/system/spawnd.*)
+USER_UNITS	:= $(wildcard systemd/user/spawnd.*)
+
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
-	    $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
-	    $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSTEMDUSERUNITDIR)
-	install -m 0755 $(SPAWND) $(DESTDIR)$(SBINDIR)/spawnd
-	install -m 0755 $(SPAWNCTL) $(DESTDIR)$(BINDIR)/spawnctl
-	install -m 0755 $(LIB_REAL) $(DESTDIR)$(LIBDIR)/$(notdir $(LIB_REAL))
-	ln -sf $(notdir $(LIB_REAL)) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
-	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/$(LIBNAME)
-	install -m 0644 client/spawnd.h $(DESTDIR)$(INCLUDEDIR)/spawnd.h
-	install -m 0644 $(PCFILE) $(DESTDIR)$(PKGCONFIGDIR)/spawnd.pc
-	for u in systemd/system/*; do \
-	    sed 's|@SBINDIR@|$(SBINDIR)|g' $$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/}; done
-	for u in systemd/user/*; do \
-	    sed 's|@SBINDIR@|$(SBINDIR)|g' $$u > $(DESTDIR)$(SYSTEMDUSERUNITDIR)/$${u##*/}; done
-	for m in $(MAN_PAGES); do s=$${m##*.}; \
-	    install -d $(DESTDIR)$(MANDIR)/man$$s; \
-	    install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	install -d "$(DESTDIR)$(SBINDIR)" "$(DESTDIR)$(BINDIR)" \
+	    "$(DESTDIR)$(LIBDIR)" "$(DESTDIR)$(INCLUDEDIR)" \
+	    "$(DESTDIR)$(PKGCONFIGDIR)" "$(DESTDIR)$(SYSTEMDUNITDIR)" \
+	    "$(DESTDIR)$(SYSTEMDUSERUNITDIR)"
+	install -m 0755 $(SPAWND) "$(DESTDIR)$(SBINDIR)/spawnd"
+	install -m 0755 $(SPAWNCTL) "$(DESTDIR)$(BINDIR)/spawnctl"
+	install -m 0755 $(LIB_REAL) "$(DESTDIR)$(LIBDIR)/$(notdir $(LIB_REAL))"
+	ln -sf $(notdir $(LIB_REAL)) "$(DESTDIR)$(LIBDIR)/$(LIB_SONAME)"
+	ln -sf $(LIB_SONAME) "$(DESTDIR)$(LIBDIR)/$(LIBNAME)"
+	install -m 0644 client/spawnd.h "$(DESTDIR)$(INCLUDEDIR)/spawnd.h"
+	sed $(PC_SUBST) client/spawnd.pc.in > "$(DESTDIR)$(PKGCONFIGDIR)/spawnd.pc"
+	chmod 0644 "$(DESTDIR)$(PKGCONFIGDIR)/spawnd.pc"
+	for u in $(SYSTEM_UNITS); do t="$(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/}"; \
+	    sed 's|@SBINDIR@|$(SBINDIR)|g' $$u > "$$t" && chmod 0644 "$$t" || \
+	    exit 1; done
+	for u in $(USER_UNITS); do t="$(DESTDIR)$(SYSTEMDUSERUNITDIR)/$${u##*/}"; \
+	    sed 's|@SBINDIR@|$(SBINDIR)|g' $$u > "$$t" && chmod 0644 "$$t" || \
+	    exit 1; done
+	for m in $(MAN_PAGES); do d="$(DESTDIR)$(MANDIR)/man$${m##*.}"; \
+	    install -d "$$d" && install -m 0644 $$m "$$d/" || exit 1; done
+	@# A new library outside ld.so's default dirs is found only after
+	@# ldconfig (spawnctl needs it); DESTDIR installs leave that to packaging.
+	@if [ -z "$(DESTDIR)" ]; then ldconfig 2>/dev/null || \
+	    echo "make install: run ldconfig as root for $(LIBDIR)"; fi
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/spawnd $(DESTDIR)$(BINDIR)/spawnctl \
-	    $(DESTDIR)$(LIBDIR)/$(notdir $(LIB_REAL)) \
-	    $(DESTDIR)$(LIBDIR)/$(LIB_SONAME) $(DESTDIR)$(LIBDIR)/$(LIBNAME) \
-	    $(DESTDIR)$(INCLUDEDIR)/spawnd.h $(DESTDIR)$(PKGCONFIGDIR)/spawnd.pc
-	for u in systemd/system/*; do rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/}; done
-	for u in systemd/user/*; do rm -f $(DESTDIR)$(SYSTEMDUSERUNITDIR)/$${u##*/}; done
-	for m in $(MAN_PAGES); do s=$${m##*.}; \
-	    rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+	rm -f "$(DESTDIR)$(SBINDIR)/spawnd" "$(DESTDIR)$(BINDIR)/spawnctl" \
+	    "$(DESTDIR)$(LIBDIR)/$(notdir $(LIB_REAL))" \
+	    "$(DESTDIR)$(LIBDIR)/$(LIB_SONAME)" "$(DESTDIR)$(LIBDIR)/$(LIBNAME)" \
+	    "$(DESTDIR)$(INCLUDEDIR)/spawnd.h" \
+	    "$(DESTDIR)$(PKGCONFIGDIR)/spawnd.pc"
+	for u in $(SYSTEM_UNITS); do \
+	    rm -f "$(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/}" || exit 1; done
+	for u in $(USER_UNITS); do \
+	    rm -f "$(DESTDIR)$(SYSTEMDUSERUNITDIR)/$${u##*/}" || exit 1; done
+	for m in $(MAN_PAGES); do \
+	    rm -f "$(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}" || exit 1; done
+	@if [ -z "$(DESTDIR)" ]; then ldconfig 2>/dev/null || :; fi
 
 clean:
-	rm -rf build build-asan build-ubsan
+	rm -rf build build-asan build-ubsan build-tsan
 
 include tests/fuzz/fuzz.mk
 -include tests/tests.mk
