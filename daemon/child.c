@@ -714,6 +714,32 @@ child_reaped(int fd, short what, void *arg)
 	sd.nchildren--;
 	child_free(ch);
 	notify_changed();
+	daemon_quit_done();
+}
+
+/* Children that are stopped with their connection: what shutdown waits for. */
+unsigned int
+child_tied(void)
+{
+	struct child	*ch;
+	unsigned int	 n = 0;
+
+	TAILQ_FOREACH(ch, &children, entry)
+		if (!(ch->flags & PROTO_SPAWN_DETACH))
+			n++;
+	return n;
+}
+
+/* At exit: forget the children still running (detached ones). */
+void
+child_free_all(void)
+{
+	struct child	*ch;
+
+	while ((ch = TAILQ_FIRST(&children)) != NULL) {
+		TAILQ_REMOVE(&children, ch, entry);
+		child_free(ch);
+	}
 }
 
 /* Sends the exit record to the child's connection and its watchers. */

@@ -729,12 +729,35 @@ conn_free(struct conn *c)
 	conn_asm_free(c);
 	event_free(c->rev);
 	event_free(c->wev);
+	conn_drain(c->fd);
 	(void)close(c->fd);
 	TAILQ_REMOVE(&conns, c, entry);
 	sd.nconns--;
 	free(c);
 	listener_resume();
 	notify_changed();
+}
+
+/*
+ * Reads and drops what the peer sent and we will not handle: closing a
+ * Unix socket with unread data makes the peer's next read fail with
+ * ECONNRESET before it sees our last reply (the ERROR saying why).
+ */
+void
+conn_drain(int fd)
+{
+	ssize_t	 n;
+	size_t	 nfds;
+	int	 i;
+
+	for (i = 0; i < CONN_FRAMES_PER_WAKE; i++) {
+		n = fdio_recv(fd, conn_rbuf, sizeof conn_rbuf, conn_rfds,
+		    PROTO_MAX_FDS, &nfds, MSG_DONTWAIT);
+		if (n == 0 || n == -EAGAIN)
+			break;
+		if (n > 0)
+			fdio_close_all(conn_rfds, nfds);
+	}
 }
 
 /* Shutdown: close every connection (their tied children are stopped). */

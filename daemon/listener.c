@@ -41,7 +41,7 @@ static void	listener_accept(int, short, void *);
 static void	listener_pause_done(int, short, void *);
 static void	listener_reject(int, int, const char *);
 static int	listener_admit(int, uid_t, pid_t);
-static int	listener_foreign(int, pid_t);
+static int	listener_foreign(int, uid_t, pid_t);
 static void	listener_check_dir(const char *);
 static void	listener_lock(const char *);
 static void	listener_clear_stale(const char *);
@@ -265,7 +265,7 @@ listener_admit(int fd, uid_t uid, pid_t pid)
 		listener_reject(fd, EACCES, "this spawnd serves another user");
 		return -1;
 	}
-	if (!sd.limits.foreign_ns && listener_foreign(fd, pid)) {
+	if (!sd.limits.foreign_ns && listener_foreign(fd, uid, pid)) {
 		log_info("refused connection from pid %d: another namespace",
 		    (int)pid);
 		listener_reject(fd, EACCES, "peer in another user, mount or "
@@ -292,10 +292,12 @@ listener_admit(int fd, uid_t uid, pid_t pid)
  * would let a sandboxed process run programs outside its sandbox.  The
  * peer's pidfd (SO_PEERPIDFD, or pidfd_open on older kernels) still being
  * alive after /proc/PID/ns was read proves PID was not recycled meanwhile.
- * Anything unverifiable counts as foreign: fail closed.
+ * Anything unverifiable counts as foreign (fail closed), except that an
+ * unprivileged daemon may not look into root's namespaces: root (uid 0 in
+ * our user namespace) has power over us anyway, so it is served.
  */
 static int
-listener_foreign(int fd, pid_t pid)
+listener_foreign(int fd, uid_t uid, pid_t pid)
 {
 	static const char *const ns[] = { "user", "mnt", "pid" };
 	struct stat	 mine, theirs;
@@ -314,8 +316,13 @@ listener_foreign(int fd, pid_t pid)
 			goto out;
 		(void)snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid,
 		    ns[i]);
-		if (stat(path, &theirs) == -1 || mine.st_ino != theirs.st_ino ||
-		    mine.st_dev != theirs.st_dev)
+		if (stat(path, &theirs) == -1) {
+			if (uid == 0 && sd.uid != 0 &&
+			    (errno == EACCES || errno == EPERM))
+				continue;
+			goto out;
+		}
+		if (mine.st_ino != theirs.st_ino || mine.st_dev != theirs.st_dev)
 			goto out;
 	}
 	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0)
@@ -347,6 +354,7 @@ listener_reject(int fd, int error, const char *why)
 		(void)fdio_send(fd, iov, 2, NULL, 0, MSG_DONTWAIT);
 	}
 	proto_buf_free(&b);
+	conn_drain(fd);
 	(void)close(fd);
 }
 

@@ -148,13 +148,33 @@ on_signal(int sig, short what, void *arg)
 	daemon_quit();
 }
 
-/* Leaves the loop; main() then closes everything. */
+/*
+ * Stops accepting and closes every connection, which sends SIGTERM to the
+ * tied children; the loop then runs on until they are reaped (SIGKILL
+ * follows after their grace period), so a child's SIGTERM handler gets to
+ * run before systemd's final SIGKILL.  Detached children are left alone.
+ * A second signal leaves at once.
+ */
 void
 daemon_quit(void)
 {
+	if (sd.quitting) {
+		event_base_loopbreak(sd.base);
+		return;
+	}
 	(void)sd_notify(0, "STOPPING=1");
 	sd.quitting = 1;
-	event_base_loopbreak(sd.base);
+	listener_close();
+	conn_close_all();
+	daemon_quit_done();
+}
+
+/* Leaves the loop once no tied child is left to wait for. */
+void
+daemon_quit_done(void)
+{
+	if (sd.quitting && child_tied() == 0)
+		event_base_loopbreak(sd.base);
 }
 
 int
@@ -261,6 +281,7 @@ main(int argc, char **argv)
 	listener_close();
 	conn_close_all();
 	notify_free();
+	child_free_all();
 	for (i = 0; i < 3; i++)
 		event_free(sigev[i]);
 	event_base_free(sd.base);

@@ -48,6 +48,7 @@ extern struct spawnd	 sd;
 
 /* main.c */
 void	daemon_quit(void);
+void	daemon_quit_done(void);
 
 /* notify.c */
 void	notify_init(unsigned int idle_sec);
@@ -83,6 +84,7 @@ void	conn_send(struct conn *c, uint16_t type, uint32_t id,
 	    const uint8_t *payload, size_t len, int fd);
 void	conn_child_gone(struct conn *c, struct child *ch);
 void	conn_close_all(void);
+void	conn_drain(int fd);
 unsigned int conn_count_uid(uid_t uid);
 
 /* child.c */
@@ -107,5 +109,7 @@ void	child_list(struct conn *c, uint32_t id, uid_t uid);
 int	child_watch(struct child *ch, struct conn *c, uint32_t id);
 int	child_signal(struct child *ch, int sig, int group);
 void	child_conn_closed(const struct conn *c);
+unsigned int child_tied(void);
+void	child_free_all(void);
 
 #endif
