@@ -80,6 +80,7 @@ struct watcher {
 struct setup {
 	const struct proto_spawn *req;
 	const int		*fds;
+	size_t			 nfds;
 	int			 direct;	/* no source fd is a target */
 	int			 top;		/* first fd above every target */
 	int			 exec_fd;	/* lands at top, or -1 */
@@ -97,8 +98,10 @@ static int	child_ids(const struct setup *);
 static int	child_rlimits_apply(const struct proto_spawn *);
 static int	child_fds(const struct setup *);
 static int	child_keep(int, int, int);
-static int	child_action(const struct proto_action *);
+static int	child_action(struct setup *, const struct proto_action *);
+static int	child_guard(struct setup *, const struct proto_action *);
 static void	child_exec(struct setup *);
+static int	child_is_script(int);
 static void	child_search(const struct setup *, char *const *, int *);
 static void	child_prepare(struct setup *, const struct child_spec *);
 static int	child_cmp_fd(const void *, const void *);
@@ -204,7 +207,7 @@ child_main(void *arg)
 	if (child_fds(s) == -1)
 		goto fail;
 	for (i = 0; i < req->nactions; i++)
-		if (child_action(&req->actions[i]) == -1) {
+		if (child_action(s, &req->actions[i]) == -1) {
 			child_fail(s, PROTO_STEP_ACTION, (int)i);
 			return 127;
 		}
@@ -327,27 +330,28 @@ child_rlimits_apply(const struct proto_spawn *req)
 
 /*
  * Makes the fd table exactly the map.  The map is sorted by child fd.  When
- * a source fd number is also a target, every source is first copied above
- * all of them so no dup2 can clobber a source still needed.  Then all that
- * is not a target (or the exec fd, kept at s->top) is closed.
+ * a source fd number is also a target, every passed fd is first copied
+ * above all of them (passed fd j to top + 1 + j), so that no dup2 can
+ * clobber a source still needed.  Then all that is not a target (or the
+ * exec fd, kept at s->top) is closed.
  */
 static int
 child_fds(const struct setup *s)
 {
 	const struct proto_spawn	*req = s->req;
 	int				 src, prev = -1;
-	uint32_t			 i;
+	uint32_t			 i, idx;
+	size_t				 j;
 
 	if (s->exec_fd != -1 &&
 	    child_keep(s->fds[s->exec_fd], s->top, 0) == -1)
 		return -1;
+	for (j = 0; !s->direct && j < s->nfds; j++)
+		if (dup3(s->fds[j], s->top + 1 + (int)j, O_CLOEXEC) == -1)
+			return -1;
 	for (i = 0; i < req->nfdmap; i++) {
-		src = s->fds[req->fdmap[i].index];
-		if (!s->direct) {
-			src = fcntl(src, F_DUPFD_CLOEXEC, s->top + 1);
-			if (src == -1)
-				return -1;
-		}
+		idx = req->fdmap[i].index;
+		src = s->direct ? s->fds[idx] : s->top + 1 + (int)idx;
 		if (child_keep(src, req->fdmap[i].child_fd,
 		    req->fdmap[i].flags & PROTO_FD_CLOEXEC) == -1)
 			return -1;
@@ -378,12 +382,56 @@ child_keep(int src, int dst, int cloexec)
 	return dup3(src, dst, cloexec ? O_CLOEXEC : 0) == -1 ? -1 : 0;
 }
 
+/*
+ * The exec fd is ours, not the client's: file actions must neither see
+ * nor destroy it.  An action on its number acts as if it were not open
+ * (close: nothing; dup2 from, fchdir, tcsetpgrp: EBADF); one that puts
+ * a new fd there moves it away first; closefrom spares it.  Returns 1 when
+ * the action is done, -1 on error, 0 to go on.
+ */
+static int
+child_guard(struct setup *s, const struct proto_action *a)
+{
+	int	 fd;
+
+	if (s->exec_fd == -1)
+		return 0;
+	if ((a->kind == PROTO_ACT_OPEN && a->fd == s->top) ||
+	    (a->kind == PROTO_ACT_DUP2 && a->newfd == s->top)) {
+		if ((fd = fcntl(s->top, F_DUPFD, s->top + 1)) == -1)
+			return -1;
+		s->top = fd;
+		return 0;
+	}
+	switch (a->kind) {
+	case PROTO_ACT_CLOSE:
+		return a->fd == s->top ? 1 : 0;
+	case PROTO_ACT_DUP2:
+	case PROTO_ACT_FCHDIR:
+	case PROTO_ACT_TCSETPGRP:
+		if (a->fd != s->top)
+			return 0;
+		errno = EBADF;
+		return -1;
+	case PROTO_ACT_CLOSEFROM:
+		if (a->fd > s->top)
+			return 0;
+		if (a->fd < s->top && close_range((unsigned)a->fd,
+		    (unsigned)s->top - 1, 0) == -1)
+			return -1;
+		return close_range((unsigned)s->top + 1, ~0U, 0) == -1 ? -1 : 1;
+	}
+	return 0;
+}
+
 /* One file action, as glibc's posix_spawn performs it. */
 static int
-child_action(const struct proto_action *a)
+child_action(struct setup *s, const struct proto_action *a)
 {
-	int	 fd, flags;
+	int	 fd, flags, r;
 
+	if ((r = child_guard(s, a)) != 0)
+		return r == 1 ? 0 : -1;
 	switch (a->kind) {
 	case PROTO_ACT_OPEN:
 		fd = open(a->path, (int)a->oflags, (mode_t)a->mode);
@@ -419,6 +467,34 @@ child_action(const struct proto_action *a)
 	return -1;
 }
 
+/*
+ * Does fd hold a "#!" script?  1 yes, 0 no, -1 cannot tell.  An O_PATH fd
+ * cannot be read: read it through /proc/self/fd/N (the path is built by
+ * hand: snprintf is not async-signal-safe).
+ */
+static int
+child_is_script(int fd)
+{
+	char	 magic[2], path[32] = "/proc/self/fd/", digits[12];
+	int	 n = 0, len = 14, rfd, r;
+
+	if ((r = (int)pread(fd, magic, 2, 0)) == -1 && errno == EBADF) {
+		do
+			digits[n++] = (char)('0' + fd % 10);
+		while ((fd /= 10) > 0);
+		while (n > 0)
+			path[len++] = digits[--n];
+		path[len] = '\0';
+		if ((rfd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+			return -1;
+		r = (int)pread(rfd, magic, 2, 0);
+		(void)close(rfd);
+	}
+	if (r != 2)
+		return r == -1 ? -1 : 0;
+	return magic[0] == '#' && magic[1] == '!';
+}
+
 /* The last step: exec by fd, by path, or by a search of PATH. */
 static void
 child_exec(struct setup *s)
@@ -430,13 +506,11 @@ child_exec(struct setup *s)
 	if (s->path == NULL) {
 		/*
 		 * An interpreter reopens a script through /dev/fd/N, so the
-		 * fd must survive exec for "#!" files; anything else gets it
-		 * close-on-exec and never sees it.
+		 * fd must survive exec for "#!" files; a file we can read and
+		 * is not one gets it close-on-exec and never sees it (an
+		 * O_PATH fd cannot be read: it is left open, to be safe).
 		 */
-		char	 magic[2];
-
-		if (pread(s->top, magic, 2, 0) != 2 || magic[0] != '#' ||
-		    magic[1] != '!')
+		if (child_is_script(s->top) == 0)
 			(void)fcntl(s->top, F_SETFD, FD_CLOEXEC);
 		(void)syscall(SYS_execveat, s->top, "", argv, envp,
 		    AT_EMPTY_PATH);
@@ -517,6 +591,7 @@ child_prepare(struct setup *s, const struct child_spec *spec)
 	memset(s, 0, sizeof *s);
 	s->req = req;
 	s->fds = spec->fds;
+	s->nfds = spec->nfds;
 	s->index = -1;
 	s->exec_fd = req->exec_fd;
 	/* The caller's map is ours to sort: it lives in req->alloc. */
