@@ -987,6 +987,7 @@ static void
 spawn_fill(const struct spawnd_req *req, struct proto_spawn *ps,
     struct proto_rlimit *rl)
 {
+	struct rlimit	own;
 	uint32_t	i;
 
 	ps->flags = req->flags;
@@ -1006,6 +1007,16 @@ spawn_fill(const struct spawnd_req *req, struct proto_spawn *ps,
 	for (i = 0; i < PROTO_RLIMIT_COUNT; i++) {
 		if (req->rlimit_set & (1u << i))
 			rl[ps->nrlimits++] = req->rlimits[i];
+	}
+	/*
+	 * Unless asked otherwise, the child's RLIMIT_NOFILE is ours, not the
+	 * daemon's (which raised its own soft limit for its connections).
+	 */
+	if (!(req->rlimit_set & (1u << RLIMIT_NOFILE)) &&
+	    getrlimit(RLIMIT_NOFILE, &own) == 0) {
+		ps->nofile = own.rlim_cur == RLIM_INFINITY ? UINT64_MAX :
+		    own.rlim_cur;
+		ps->has |= PROTO_HAS_NOFILE;
 	}
 	ps->rlimits = rl;
 	ps->nice = req->nice;

@@ -115,6 +115,8 @@ static int	posix_status_field(const char *, const char *, int,
 		    uint64_t *);
 static int	posix_inherit_signals(struct spawnd_req *);
 static int	posix_inherit_state(struct spawnd_req *);
+static int	posix_caller_policy(void);
+static void	posix_inherit_sched(struct spawnd_req *);
 static void	posix_inherit_rlimits(struct spawnd_req *);
 static int	posix_inherit_one(struct spawnd_req *, int, const char *);
 static int	posix_inherit_fds(struct spawnd_req *,
@@ -339,6 +341,38 @@ posix_inherit_signals(struct spawnd_req *req)
  * umask, the calling thread's blocked signals and the ignored ones, in
  * one read: /proc is the only way to read the umask without setting it.
  */
+/*
+ * The calling thread's policy, for a child that must keep it (as a
+ * posix_spawn child would: it is a copy of the caller); -1 when it is the
+ * default, which the daemon's child has already.
+ */
+static int
+posix_caller_policy(void)
+{
+	int	 policy = sched_getscheduler(0);
+
+	if (policy == -1)
+		return (-1);
+	policy &= ~SCHED_RESET_ON_FORK;
+	return (policy == SCHED_OTHER ? -1 : policy);
+}
+
+/* The calling thread's nice value and scheduling, as a fork would copy. */
+static void
+posix_inherit_sched(struct spawnd_req *req)
+{
+	struct sched_param	 sp;
+	int			 nice, policy;
+
+	errno = 0;
+	nice = getpriority(PRIO_PROCESS, 0);
+	if (errno == 0)
+		(void)spawnd_req_set_nice(req, nice);
+	if ((policy = posix_caller_policy()) != -1 &&
+	    sched_getparam(0, &sp) == 0)
+		(void)spawnd_req_set_sched(req, policy, &sp);
+}
+
 static int
 posix_inherit_state(struct spawnd_req *req)
 {
@@ -517,7 +551,7 @@ posix_apply_attr(struct spawnd_req *req, const spawnd_posix_spawnattr_t *a)
 	if (r == 0 && (a->__flags & POSIX_SPAWN_SETSCHEDULER))
 		r = spawnd_req_set_sched(req, a->__policy, &a->__sp);
 	else if (r == 0 && (a->__flags & POSIX_SPAWN_SETSCHEDPARAM))
-		r = spawnd_req_set_sched(req, -1, &a->__sp);
+		r = spawnd_req_set_sched(req, posix_caller_policy(), &a->__sp);
 	if (r == 0 && (a->__spawnd_flags & POSIX_TIED) && a->__grace_ms != 0)
 		r = spawnd_req_set_grace(req, a->__grace_ms);
 	return (r);
@@ -581,6 +615,7 @@ posix_request(struct spawnd_req *req,
 	    (r = posix_inherit_state(req)) != 0)
 		return (r);
 	posix_inherit_rlimits(req);
+	posix_inherit_sched(req);
 	if ((*ret_cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return (-errno);
 	if ((r = spawnd_req_set_cwd_fd(req, *ret_cwd)) != 0 ||

@@ -321,9 +321,19 @@ child_rlimits_apply(const struct proto_spawn *req)
 		if (setrlimit((int)r->resource, &rl) == -1)
 			return -1;
 	}
-	if (!nofile && child_nofile.rlim_cur !=
-	    child_rlimits[RLIMIT_NOFILE].rlim_cur &&
-	    setrlimit(RLIMIT_NOFILE, &child_nofile) == -1)
+	if (nofile)
+		return 0;
+	/* The client's soft limit, or the one we started with. */
+	rl = child_rlimits[RLIMIT_NOFILE];
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return -1;
+	if (req->has & PROTO_HAS_NOFILE)
+		rl.rlim_cur = req->nofile < rl.rlim_max ? req->nofile :
+		    rl.rlim_max;
+	else
+		rl.rlim_cur = child_nofile.rlim_cur;
+	if (rl.rlim_cur != child_rlimits[RLIMIT_NOFILE].rlim_cur &&
+	    setrlimit(RLIMIT_NOFILE, &rl) == -1)
 		return -1;
 	return 0;
 }

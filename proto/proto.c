@@ -13,6 +13,8 @@
  * fd index, out of range number, missing ARGV) is -EINVAL.
  */
 
+#include <sys/resource.h>
+
 #include <errno.h>
 #include <stdalign.h>
 #include <stddef.h>
@@ -718,6 +720,11 @@ dec_record(struct dec *d, uint16_t tag, struct rd *r)
 		return (dec_rlimit(d, r));
 	case PROTO_REC_ACTION:
 		return (dec_action(d, r));
+	case PROTO_REC_NOFILE:
+		if (rd_u64(r, &req->nofile) != 0)
+			return (-EPROTO);
+		req->has |= PROTO_HAS_NOFILE;
+		return (0);
 	default:
 		return (dec_u32rec(d, tag, r));
 	}
@@ -1002,6 +1009,9 @@ dec_check(const struct dec *d)
 	if ((d->seen & (1u << PROTO_REC_PATH)) != 0 &&
 	    (d->seen & (1u << PROTO_REC_EXEC_FD)) != 0)
 		return (-EINVAL);
+	if ((d->seen & (1u << PROTO_REC_NOFILE)) != 0 &&
+	    (d->rlimits & (1u << RLIMIT_NOFILE)) != 0)
+		return (-EINVAL);
 	/* An fd nobody uses would be smuggled into the daemon for nothing. */
 	for (i = 0; i < d->nfds; i++) {
 		if ((d->used[i / 64] & ((uint64_t)1 << (i % 64))) == 0)
@@ -1174,6 +1184,8 @@ enc_scalars(struct proto_buf *b, const struct proto_spawn *req)
 		enc_u32(b, PROTO_REC_GRACE, req->grace_ms);
 	if (req->has & PROTO_HAS_TIMEOUT)
 		enc_u32(b, PROTO_REC_TIMEOUT, req->timeout_ms);
+	if (req->has & PROTO_HAS_NOFILE)
+		enc_u64(b, PROTO_REC_NOFILE, req->nofile);
 }
 
 static void

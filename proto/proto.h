@@ -215,6 +215,11 @@
  *	GRACE	u32 ms between SIGTERM and SIGKILL when a tied child is
  *		stopped (default 5000)
  *	TIMEOUT	u32 ms; stop the child this long after it started
+ *	NOFILE	u64 soft RLIMIT_NOFILE, at most the hard limit the child
+ *		has (which stays); not with an RLIMIT record for NOFILE.  For
+ *		a client's "my own soft limit" default without risking a hard
+ *		limit the daemon may not raise.  Absent (and no RLIMIT for it):
+ *		the soft limit the daemon started with.
  *
  * Every record's value must be exactly as long as its length says.  Fd
  * indexes refer to the fds of the request's first frame, 0-based; every
@@ -247,7 +252,8 @@
 #define PROTO_REC_GRACE		16
 #define PROTO_REC_TIMEOUT	17
 #define PROTO_REC_FD_CLOEXEC	18
-#define PROTO_REC_MAX		18
+#define PROTO_REC_NOFILE	19
+#define PROTO_REC_MAX		19
 
 #define PROTO_ACT_OPEN		1
 #define PROTO_ACT_CLOSE		2
@@ -357,6 +363,7 @@ struct proto_action {
 #define PROTO_HAS_SCHED		0x0020
 #define PROTO_HAS_GRACE		0x0040
 #define PROTO_HAS_TIMEOUT	0x0080
+#define PROTO_HAS_NOFILE	0x0100
 
 /*
  * A decoded spawn body.  Strings and the argv/envp vectors point into the
@@ -389,6 +396,7 @@ struct proto_spawn {
 	struct proto_action	*actions;
 	uint32_t		 grace_ms;
 	uint32_t		 timeout_ms;
+	uint64_t		 nofile;	/* soft RLIMIT_NOFILE */
 	void			*alloc;		/* owned arrays */
 };
 

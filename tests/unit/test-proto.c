@@ -60,6 +60,7 @@ static void	test_error_msg(void);
 static void	test_buf(void);
 static void	test_names(void);
 static void	test_list_watch(void);
+static void	test_nofile(void);
 static void	test_cases(void);
 static void	test_records_once(void);
 static void	full_request(struct proto_spawn *, int);
@@ -524,6 +525,26 @@ test_list_watch(void)
 	CHECK_EQ(proto_decode_watch(w, 5, &pid), -EPROTO);
 }
 
+/* NOFILE: decodes; with an RLIMIT record for RLIMIT_NOFILE, -EINVAL. */
+static void
+test_nofile(void)
+{
+	struct proto_buf	 b;
+	struct proto_spawn	 req;
+
+	proto_buf_init(&b);
+	flags(&b, 0);
+	argv1(&b);
+	rec_u64(&b, PROTO_REC_NOFILE, 777);
+	memset(&req, 0, sizeof req);
+	CHECK_EQ(proto_decode_spawn(b.data, b.len, 0, &req), 0);
+	CHECK((req.has & PROTO_HAS_NOFILE) && req.nofile == 777);
+	proto_spawn_free(&req);
+	rec_rl(&b, 7, 1, 1);
+	CHECK_EQ(proto_decode_spawn(b.data, b.len, 0, &req), -EINVAL);
+	proto_buf_free(&b);
+}
+
 static void
 test_names(void)
 {
@@ -850,6 +871,7 @@ add_valid_rec(struct proto_buf *b, uint16_t tag, unsigned int n)
 		break;
 	case PROTO_REC_SIGMASK:
 	case PROTO_REC_SIGIGN:
+	case PROTO_REC_NOFILE:
 		rec_u64(b, tag, 1);
 		break;
 	case PROTO_REC_RLIMIT:
@@ -1260,6 +1282,7 @@ main(void)
 	test_fixed_bad();
 	test_error_msg();
 	test_list_watch();
+	test_nofile();
 	test_buf();
 	test_names();
 	test_cases();
