@@ -73,6 +73,7 @@ struct client_frame {
 
 static int	client_sockaddr(const char *, struct sockaddr_un *);
 static int64_t	client_deadline(int);
+static int	client_refused(struct spawnd_client *, int);
 static int	client_poll(int, int64_t);
 static int	client_fail(struct spawnd_client *, int);
 static uint32_t	client_id(struct spawnd_client *);
@@ -437,13 +438,38 @@ client_open(const char *path, struct spawnd_client **ret_client)
 		}
 	}
 	if ((r = client_send(c, PROTO_HELLO, 0, p,
-	    proto_encode_hello(p, &hello))) != 0)
+	    proto_encode_hello(p, &hello))) != 0) {
+		if (r == -EPIPE || r == -ECONNRESET)
+			r = client_refused(c, r);
 		goto fail;
+	}
 	*ret_client = c;
 	return (0);
 fail:
 	spawnd_client_free(c);
 	return (r);
+}
+
+/*
+ * The daemon closed before our HELLO went out: it refused us at accept
+ * (limits, uid, namespace), and its ERROR saying why may be waiting.
+ */
+static int
+client_refused(struct spawnd_client *c, int r)
+{
+	struct client_frame	 fr;
+	ssize_t			 n;
+
+	n = fdio_recv(c->fd, fr.buf, sizeof fr.buf, fr.fds, CLIENT_RECV_FDS,
+	    &fr.nfds, MSG_DONTWAIT);
+	if (n <= 0)
+		return (r);
+	fdio_close_all(fr.fds, fr.nfds);
+	if (proto_check_frame(fr.buf, (size_t)n, fr.nfds, &fr.hdr) != 0 ||
+	    fr.hdr.type != PROTO_ERROR || fr.nfds != 0)
+		return (r);
+	fr.payload = fr.buf + PROTO_HDR_SIZE;
+	return (client_error(&fr));
 }
 
 int

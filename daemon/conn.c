@@ -303,8 +303,8 @@ conn_hello(struct conn *c, const struct proto_hdr *hdr, const uint8_t *p)
 		    "no common protocol version");
 	ok.version = PROTO_VERSION;
 	ok.pid = (uint32_t)getpid();
-	ok.max_request = PROTO_MAX_REQUEST;
-	ok.max_fds = PROTO_MAX_FDS;
+	ok.max_request = (uint32_t)sd.limits.request_bytes;
+	ok.max_fds = sd.limits.request_fds;
 	n = proto_encode_hello_ok(buf, &ok);
 	c->state = CONN_READY;
 	conn_send(c, PROTO_HELLO_OK, hdr->id, buf, n, -1);

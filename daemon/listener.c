@@ -38,6 +38,7 @@
 #endif
 
 static void	listener_accept(int, short, void *);
+static void	listener_pause(void);
 static void	listener_pause_done(int, short, void *);
 static void	listener_reject(int, int, const char *);
 static int	listener_admit(int, uid_t, pid_t);
@@ -232,12 +233,8 @@ listener_accept(int fd, short what, void *arg)
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if (errno == EMFILE || errno == ENFILE) {
-				struct timeval	 tv = { 1, 0 };
-
 				log_warn("accept, pausing for 1 s");
-				event_del(listener_ev);
-				evtimer_add(listener_pause_ev, &tv);
-				listener_paused = 1;
+				listener_pause();
 			} else if (errno != EAGAIN)
 				log_warn("accept, ignoring");
 			return;
@@ -260,14 +257,22 @@ listener_accept(int fd, short what, void *arg)
 static int
 listener_admit(int fd, uid_t uid, pid_t pid)
 {
+	int	 r;
+
 	if (uid != sd.uid && uid != 0) {
 		log_info("refused connection from uid %u", (unsigned)uid);
 		listener_reject(fd, EACCES, "this spawnd serves another user");
 		return -1;
 	}
-	if (!sd.limits.foreign_ns && listener_foreign(fd, uid, pid)) {
-		log_info("refused connection from pid %d: another namespace",
-		    (int)pid);
+	if (!sd.limits.foreign_ns && (r = listener_foreign(fd, uid, pid))) {
+		if (r == -1) {
+			/* Out of fds for the peer's pidfd: back off. */
+			listener_reject(fd, EAGAIN, "out of file descriptors");
+			listener_pause();
+			return -1;
+		}
+		log_info("refused connection from pid %d: another namespace, "
+		    "or gone", (int)pid);
 		listener_reject(fd, EACCES, "peer in another user, mount or "
 		    "pid namespace");
 		return -1;
@@ -294,7 +299,8 @@ listener_admit(int fd, uid_t uid, pid_t pid)
  * alive after /proc/PID/ns was read proves PID was not recycled meanwhile.
  * Anything unverifiable counts as foreign (fail closed), except that an
  * unprivileged daemon may not look into root's namespaces: root (uid 0 in
- * our user namespace) has power over us anyway, so it is served.
+ * our user namespace) has power over us anyway, so it is served.  Returns
+ * 1 foreign, 0 not, -1 out of fds (try later).
  */
 static int
 listener_foreign(int fd, uid_t uid, pid_t pid)
@@ -309,7 +315,7 @@ listener_foreign(int fd, uid_t uid, pid_t pid)
 		return 1;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == -1 &&
 	    (pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) == -1)
-		return 1;
+		return errno == EMFILE || errno == ENFILE ? -1 : 1;
 	for (i = 0; i < 3; i++) {
 		(void)snprintf(path, sizeof path, "/proc/self/ns/%s", ns[i]);
 		if (stat(path, &mine) == -1)
@@ -325,7 +331,9 @@ listener_foreign(int fd, uid_t uid, pid_t pid)
 		if (mine.st_ino != theirs.st_ino || mine.st_dev != theirs.st_dev)
 			goto out;
 	}
-	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0)
+	/* EPERM (a root peer of an unprivileged daemon) still means alive. */
+	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0 ||
+	    errno == EPERM)
 		foreign = 0;
 out:
 	(void)close(pidfd);
@@ -356,6 +364,19 @@ listener_reject(int fd, int error, const char *why)
 	proto_buf_free(&b);
 	conn_drain(fd);
 	(void)close(fd);
+}
+
+/* Out of fds: stop watching the listening socket for a second. */
+static void
+listener_pause(void)
+{
+	struct timeval	 tv = { 1, 0 };
+
+	if (listener_paused)
+		return;
+	event_del(listener_ev);
+	evtimer_add(listener_pause_ev, &tv);
+	listener_paused = 1;
 }
 
 static void
