@@ -4,11 +4,23 @@
 # run-tests.sh only runs tests/unit and tests/integ).  They use no spawnd
 # code.
 
-HELPER_SRC	:= $(wildcard tests/helpers/*.c)
+HELPER_SRC	:= $(filter-out tests/helpers/failalloc.c, \
+		   $(wildcard tests/helpers/*.c))
 HELPER_BIN	:= $(HELPER_SRC:%.c=$(B)/%)
 
 $(B)/tests/helpers/%: tests/helpers/%.c
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) $(CFLAGS) -o $@ $< $(XLDFLAGS) $(LDFLAGS)
 
-check: $(HELPER_BIN)
+# The allocation-failure shim is preloaded into the daemon: a shared
+# object, default visibility (it must interpose malloc), never built with
+# $(SAN).  Under ASan it goes in front of libasan and calls it, so it links
+# libasan: libasan's constructor must run before the shim's.
+FAILALLOC	:= $(B)/tests/helpers/failalloc.so
+
+$(FAILALLOC): tests/helpers/failalloc.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_GNU_SOURCE -fPIC -shared $(WARN) $(CFLAGS) \
+	    -o $@ $< -ldl $(if $(findstring address,$(SAN)),-lasan) $(LDFLAGS)
+
+check: $(HELPER_BIN) $(FAILALLOC)
