@@ -48,6 +48,7 @@ struct spawnd_client {
 	uint32_t		 next_id;
 	uint32_t		 max_request;
 	uint32_t		 max_fds;
+	uint32_t		 watch_id;	/* WATCH whose EXITED we want */
 	TAILQ_HEAD(, spawnd_child) children;
 };
 
@@ -284,6 +285,8 @@ client_next(struct spawnd_client *c, int64_t deadline,
 		frame_discard(fr);
 		return (client_fail(c, r));
 	case PROTO_EXITED:
+		if (c->watch_id != 0 && fr->hdr.id == c->watch_id)
+			return (1);
 		r = client_exited(c, fr);
 		frame_discard(fr);
 		return (r != 0 ? client_fail(c, r) : 0);
@@ -567,6 +570,154 @@ spawnd_ping(struct spawnd_client *c, int timeout_ms,
 		ret_status->connections = pong.connections;
 		ret_status->children = pong.children;
 		ret_status->spawns = pong.spawns;
+	}
+	return (0);
+}
+
+/* OK, or FAILED's errno, for the request id; the frame is consumed. */
+static int
+client_ok(struct spawnd_client *c, uint32_t id, int64_t deadline)
+{
+	struct client_frame	fr;
+	int			r;
+
+	if ((r = client_reply(c, id, deadline, &fr)) != 0)
+		return (r);
+	if (fr.hdr.type == PROTO_OK && fr.nfds == 0 && fr.hdr.length == 0)
+		return (0);
+	if (fr.hdr.type == PROTO_FAILED)
+		r = spawn_failed(c, &fr, NULL);
+	else
+		r = client_fail(c, -EPROTO);
+	frame_discard(&fr);
+	return (r);
+}
+
+/* Appends one LIST_ENTRY to the growing array. */
+static int
+client_ps_add(const struct client_frame *fr, struct spawnd_ps **list,
+    size_t *n)
+{
+	struct proto_list_entry	 e;
+	struct spawnd_ps	*l, *p;
+
+	if (fr->nfds != 0 || proto_decode_list_entry(fr->payload,
+	    fr->hdr.length, &e) != 0)
+		return (-EPROTO);
+	if ((l = reallocarray(*list, *n + 1, sizeof *l)) == NULL)
+		return (-ENOMEM);
+	*list = l;
+	p = &l[(*n)++];
+	p->pid = (pid_t)e.pid;
+	p->client_pid = (pid_t)e.client_pid;
+	p->uid = (uid_t)e.uid;
+	p->state = e.state;
+	p->age_ms = e.age_ms;
+	(void)snprintf(p->argv, sizeof p->argv, "%s", e.argv);
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_list(struct spawnd_client *c, int timeout_ms,
+    struct spawnd_ps **ret_list, size_t *ret_n)
+{
+	struct client_frame	 fr;
+	struct spawnd_ps	*list = NULL;
+	size_t			 n = 0;
+	int64_t			 deadline = client_deadline(timeout_ms);
+	uint32_t		 id;
+	int			 r;
+
+	if (c == NULL || ret_list == NULL || ret_n == NULL || timeout_ms < -1)
+		return (-EINVAL);
+	if (c->error != 0)
+		return (-ENOTCONN);
+	id = client_id(c);
+	if ((r = client_send(c, PROTO_LIST, id, NULL, 0)) != 0)
+		return (r);
+	while ((r = client_reply(c, id, deadline, &fr)) == 0) {
+		if (fr.hdr.type == PROTO_OK && fr.hdr.length == 0 &&
+		    fr.nfds == 0)
+			break;
+		r = fr.hdr.type == PROTO_LIST_ENTRY ?
+		    client_ps_add(&fr, &list, &n) : -EPROTO;
+		frame_discard(&fr);
+		if (r != 0) {
+			r = r == -EPROTO ? client_fail(c, r) : r;
+			break;
+		}
+	}
+	if (r != 0) {
+		free(list);
+		return (r);
+	}
+	*ret_list = list;
+	*ret_n = n;
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_kill_pid(struct spawnd_client *c, pid_t pid, int sig,
+    unsigned int flags)
+{
+	struct proto_kill	 k;
+	uint8_t			 p[12];
+	uint32_t		 id;
+	int			 r;
+
+	if (c == NULL || pid <= 0 || sig < 1 || sig > PROTO_MAX_SIG ||
+	    (flags & ~(unsigned int)SPAWND_KILL_GROUP) != 0)
+		return (-EINVAL);
+	if (c->error != 0)
+		return (-ENOTCONN);
+	k.child = (uint32_t)pid;
+	k.signal = (uint32_t)sig;
+	k.flags = PROTO_KILL_BY_PID |
+	    ((flags & SPAWND_KILL_GROUP) ? PROTO_KILL_GROUP : 0);
+	id = client_id(c);
+	if ((r = client_send(c, PROTO_KILL, id, p,
+	    proto_encode_kill(p, &k))) != 0)
+		return (r);
+	return (client_ok(c, id, client_deadline(CLIENT_KILL_TIMEOUT_MS)));
+}
+
+SPAWND_EXPORT int
+spawnd_wait_pid(struct spawnd_client *c, pid_t pid, int timeout_ms,
+    struct spawnd_exit *ret_exit)
+{
+	struct client_frame	 fr;
+	struct proto_exited	 e;
+	int64_t			 deadline = client_deadline(timeout_ms);
+	uint8_t			 p[4];
+	uint32_t		 id;
+	int			 r, status;
+
+	if (c == NULL || pid <= 0 || timeout_ms < -1)
+		return (-EINVAL);
+	if (c->error != 0)
+		return (-ENOTCONN);
+	id = client_id(c);
+	if ((r = client_send(c, PROTO_WATCH, id, p,
+	    proto_encode_watch(p, (uint32_t)pid))) != 0 ||
+	    (r = client_ok(c, id, deadline)) != 0)
+		return (r);
+	c->watch_id = id;
+	r = client_reply(c, id, deadline, &fr);
+	c->watch_id = 0;
+	if (r != 0)
+		return (r);
+	if (fr.hdr.type != PROTO_EXITED || fr.nfds != 0 ||
+	    proto_decode_exited(fr.payload, fr.hdr.length, &e) != 0 ||
+	    client_wait_status(&e, &status) != 0) {
+		frame_discard(&fr);
+		return (client_fail(c, -EPROTO));
+	}
+	if (ret_exit != NULL) {
+		ret_exit->pid = (pid_t)e.pid;
+		ret_exit->status = status;
+		ret_exit->utime_us = e.utime_us;
+		ret_exit->stime_us = e.stime_us;
+		ret_exit->maxrss_kib = e.maxrss_kib;
 	}
 	return (0);
 }
@@ -1289,7 +1440,6 @@ SPAWND_EXPORT int
 spawnd_child_kill(struct spawnd_child *ch, int sig, unsigned int flags)
 {
 	struct proto_kill	 k;
-	struct client_frame	 fr;
 	struct spawnd_client	*c;
 	uint8_t			 p[12];
 	uint32_t		 id;
@@ -1318,17 +1468,7 @@ spawnd_child_kill(struct spawnd_child *ch, int sig, unsigned int flags)
 	if ((r = client_send(c, PROTO_KILL, id, p,
 	    proto_encode_kill(p, &k))) != 0)
 		return (r);
-	if ((r = client_reply(c, id,
-	    client_deadline(CLIENT_KILL_TIMEOUT_MS), &fr)) != 0)
-		return (r);
-	if (fr.hdr.type == PROTO_OK && fr.nfds == 0 && fr.hdr.length == 0)
-		return (0);
-	if (fr.hdr.type == PROTO_FAILED)
-		r = spawn_failed(c, &fr, NULL);
-	else
-		r = client_fail(c, -EPROTO);
-	frame_discard(&fr);
-	return (r);
+	return (client_ok(c, id, client_deadline(CLIENT_KILL_TIMEOUT_MS)));
 }
 
 SPAWND_EXPORT void

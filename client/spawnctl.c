@@ -83,6 +83,12 @@ static void	 forward(int, struct spawnd_child *, unsigned int);
 static int	 exit_like(int);
 static int	 cmd_run(int, char **);
 static int	 cmd_ping(int, char **);
+static int	 cmd_pid(int, char **);
+static int	 pid_parse(int, char **, const char *, int *, const char **,
+		     pid_t *);
+static int	 ps_print(const struct spawnd_ps *, size_t, int);
+static void	 json_str(const char *);
+static int	 sig_parse(const char *);
 
 static void
 usage(FILE *f, int code)
@@ -94,6 +100,10 @@ usage(FILE *f, int code)
 "  run [options] [--] prog [arg...]  run prog through spawnd, as if directly\n"
 "  ping [--socket path]              show spawnd's pid and counters\n"
 "  status [--socket path]            the same as ping\n"
+"  ps [--json] [--socket path]       the daemon's children of this user\n"
+"  kill [-s sig] [--socket path] pid signal a child of the daemon\n"
+"  wait [--socket path] pid          wait for a child of the daemon; exit\n"
+"                                    as it did\n"
 "\n"
 "'spawnctl command --help' describes a command's options.\n");
 	exit(code);
@@ -658,6 +668,173 @@ cmd_ping(int argc, char **argv)
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
+/* A signal by name (TERM, SIGTERM) or number; -1 if neither. */
+static int
+sig_parse(const char *s)
+{
+	char	*end;
+	long	 n;
+	int	 sig;
+
+	if (strncasecmp(s, "SIG", 3) == 0)
+		s += 3;
+	n = strtol(s, &end, 10);
+	if (*s != '\0' && *end == '\0')
+		return n >= 1 && n <= 64 ? (int)n : -1;
+	for (sig = 1; sig < NSIG; sig++) {
+		const char	*name = sigabbrev_np(sig);
+
+		if (name != NULL && strcasecmp(name, s) == 0)
+			return sig;
+	}
+	return -1;
+}
+
+/*
+ * Options of ps, kill and wait: --socket, --json (ps), -s SIG (kill); and
+ * the pid operand (kill, wait).  Exits on bad usage.
+ */
+static int
+pid_parse(int argc, char **argv, const char *cmd, int *ret_flag,
+    const char **ret_path, pid_t *ret_pid)
+{
+	static const struct option	 opts[] = {
+		{ "socket",	required_argument, NULL, OPT_SOCKET },
+		{ "json",	no_argument,	   NULL, 'j' },
+		{ "signal",	required_argument, NULL, 's' },
+		{ "help",	no_argument,	   NULL, 'h' },
+		{ NULL,		0,		   NULL, 0 }
+	};
+	char	*end;
+	long	 n;
+	int	 ch, ps = strcmp(cmd, "ps") == 0;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "+:hs:", opts, NULL)) != -1) {
+		if (ch == 'h') {
+			printf("usage: spawnctl %s\n", cmd);
+			exit(0);
+		} else if (ch == OPT_SOCKET)
+			*ret_path = optarg;
+		else if (ch == 'j' && ps)
+			*ret_flag = 1;
+		else if (ch == 's' && strcmp(cmd, "kill") == 0) {
+			if ((*ret_flag = sig_parse(optarg)) == -1) {
+				warnx("kill: unknown signal '%s'", optarg);
+				exit(CTL_EXIT_USAGE);
+			}
+		} else {
+			warnx("%s: bad option or missing argument", cmd);
+			exit(CTL_EXIT_USAGE);
+		}
+	}
+	if (ps && optind == argc)
+		return 0;
+	n = optind + 1 == argc ? strtol(argv[optind], &end, 10) : 0;
+	if (ps || n <= 0 || n > INT32_MAX || *end != '\0') {
+		warnx("usage: spawnctl %s%s", cmd, ps ? " [--json]" :
+		    strcmp(cmd, "kill") == 0 ? " [-s sig] pid" : " pid");
+		exit(CTL_EXIT_USAGE);
+	}
+	*ret_pid = (pid_t)n;
+	return 0;
+}
+
+/* ps output: aligned columns, or a JSON array. */
+static int
+ps_print(const struct spawnd_ps *l, size_t n, int json)
+{
+	size_t	 i;
+
+	if (!json)
+		printf("%7s %7s %10s %-8s %s\n", "PID", "CLIENT", "AGE", "STATE",
+		    "ARGV");
+	else
+		printf("[");
+	for (i = 0; i < n; i++) {
+		const char	*st = (l[i].state & SPAWND_PS_STOPPING) ?
+				    "stopping" : (l[i].state &
+				    SPAWND_PS_ORPHAN) ? "orphan" :
+				    (l[i].state & SPAWND_PS_DETACHED) ?
+				    "detached" : "running";
+
+		if (!json) {
+			printf("%7ld %7ld %9.1fs %-8s %s\n", (long)l[i].pid,
+			    (long)l[i].client_pid, (double)l[i].age_ms / 1000,
+			    st, l[i].argv);
+			continue;
+		}
+		printf("%s{\"pid\":%ld,\"client_pid\":%ld,\"uid\":%lu,"
+		    "\"age_ms\":%llu,\"state\":\"%s\",\"argv\":",
+		    i ? "," : "", (long)l[i].pid, (long)l[i].client_pid,
+		    (unsigned long)l[i].uid, (unsigned long long)l[i].age_ms,
+		    st);
+		json_str(l[i].argv);
+		printf("}");
+	}
+	if (json)
+		printf("]\n");
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* A JSON string literal. */
+static void
+json_str(const char *s)
+{
+	putchar('"');
+	for (; *s != '\0'; s++) {
+		unsigned char	 c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+/* spawnctl ps, kill and wait: the daemon's children, by pid. */
+static int
+cmd_pid(int argc, char **argv)
+{
+	struct spawnd_client	*client;
+	struct spawnd_ps	*list = NULL;
+	struct spawnd_exit	 ex;
+	const char		*path = NULL, *cmd = argv[0];
+	size_t			 n = 0;
+	pid_t			 pid = 0;
+	int			 flag = 0, r;
+
+	if (strcmp(cmd, "kill") == 0)
+		flag = SIGTERM;
+	(void)pid_parse(argc, argv, cmd, &flag, &path, &pid);
+	if (ctl_connect(path, 1, &client) != 0)
+		return 1;
+	if (strcmp(cmd, "ps") == 0) {
+		r = spawnd_list(client, CTL_PING_MS, &list, &n);
+		if (r == 0)
+			r = ps_print(list, n, flag) == 0 ? 0 : -EIO;
+		free(list);
+	} else if (strcmp(cmd, "kill") == 0)
+		r = spawnd_kill_pid(client, pid, flag, 0);
+	else
+		r = spawnd_wait_pid(client, pid, -1, &ex);
+	spawnd_client_free(client);
+	if (r < 0) {
+		if (pid != 0)
+			warnx("%s %ld: %s", cmd, (long)pid, strerror(-r));
+		else
+			warnx("%s: %s", cmd, strerror(-r));
+		return 1;
+	}
+	if (strcmp(cmd, "wait") == 0)
+		return WIFEXITED(ex.status) ? WEXITSTATUS(ex.status) :
+		    128 + WTERMSIG(ex.status);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -684,6 +861,9 @@ main(int argc, char **argv)
 		return cmd_run(argc, argv);
 	if (strcmp(argv[0], "ping") == 0 || strcmp(argv[0], "status") == 0)
 		return cmd_ping(argc, argv);
+	if (strcmp(argv[0], "ps") == 0 || strcmp(argv[0], "kill") == 0 ||
+	    strcmp(argv[0], "wait") == 0)
+		return cmd_pid(argc, argv);
 	fprintf(stderr, "spawnctl: unknown command '%s'\n", argv[0]);
 	usage(stderr, CTL_EXIT_USAGE);
 }

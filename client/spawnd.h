@@ -125,6 +125,46 @@ int	spawnd_ping(struct spawnd_client *client, int timeout_ms,
 	    struct spawnd_status *ret_status);
 
 /*
+ * The daemon's children, by pid: for tools such as spawnctl ps/kill/wait.
+ * A client sees the children of its own uid (root: all), whichever
+ * connection started them; pids are resolved in the daemon's table and
+ * signalled through pidfds, never passed to kill(2).
+ */
+#define SPAWND_PS_DETACHED	0x1	/* outlives its connection */
+#define SPAWND_PS_ORPHAN	0x2	/* its connection is gone */
+#define SPAWND_PS_STOPPING	0x4	/* SIGTERM sent, SIGKILL pending */
+
+struct spawnd_ps {
+	pid_t		 pid;
+	pid_t		 client_pid;	/* 0 once that connection is gone */
+	uid_t		 uid;		/* of the client that spawned it */
+	unsigned int	 state;		/* SPAWND_PS_* */
+	uint64_t	 age_ms;
+	char		 argv[257];	/* joined by spaces, cut at 256 bytes */
+};
+
+/*
+ * Lists the running children this client may see.  On success *ret_list
+ * is a malloc'ed array of *ret_n entries (free() it; NULL when empty).
+ * -ETIMEDOUT, -ENOTCONN, -EPROTO, -ENOMEM.
+ */
+int	spawnd_list(struct spawnd_client *client, int timeout_ms,
+	    struct spawnd_ps **ret_list, size_t *ret_n);
+/*
+ * Sends sig to the daemon's child pid (or, with SPAWND_KILL_GROUP, to the
+ * group it leads).  0, -ESRCH (not a live child of the daemon), -EPERM
+ * (another uid's), -EINVAL, -ETIMEDOUT (5 s).
+ */
+int	spawnd_kill_pid(struct spawnd_client *client, pid_t pid, int sig,
+	    unsigned int flags);
+/*
+ * Waits up to timeout_ms (-1: forever) for the daemon's child pid to exit
+ * and returns its exit record.  -ESRCH, -EPERM, -ETIMEDOUT.
+ */
+int	spawnd_wait_pid(struct spawnd_client *client, pid_t pid,
+	    int timeout_ms, struct spawnd_exit *ret_exit);
+
+/*
  * Requests.  A request only records what the child should get; it is sent
  * by spawnd_spawn() and may be reused.  It borrows every pointer and fd it
  * is given (argv, envp, paths, fds): they must stay valid until the last

@@ -1,0 +1,60 @@
+#!/bin/bash
+# spawnctl ps, kill and wait: the daemon's children by pid, resolved in
+# its table and signalled through pidfds.
+. "$(dirname "$0")/lib.sh"
+setup
+start_daemon
+
+note "ps lists a running child with its argv"
+"$SPAWNCTL" run -- sh -c 'sleep 30; exit 4' >/dev/null 2>&1 &
+ctl=$!
+for ((i = 0; i < 100; i++)); do
+	out=$("$SPAWNCTL" ps)
+	case $out in *"sleep 30; exit 4"*) break ;; esac
+	sleep 0.05
+done
+assert_contains "$out" "sh -c sleep 30; exit 4" "ps output"
+assert_contains "$out" "running" "ps state"
+pid=$(echo "$out" | awk '/sleep 30/ { print $1 }')
+assert_ne "" "$pid" "pid from ps"
+
+note "ps --json is JSON"
+json=$("$SPAWNCTL" ps --json)
+if command -v python3 >/dev/null; then
+	echo "$json" | python3 -c 'import json,sys; l=json.load(sys.stdin); assert l[0]["pid"] > 0' ||
+	    fail "ps --json does not parse: $json"
+fi
+assert_contains "$json" "\"pid\":$pid" "json pid"
+
+note "wait PID, from another connection, gets the exit status"
+"$SPAWNCTL" wait "$pid" &
+waiter=$!
+sleep 0.2
+
+note "kill -s TERM PID ends it"
+"$SPAWNCTL" kill -s TERM "$pid"
+assert_eq 0 $? "kill exit status"
+wait $ctl
+assert_eq 143 $? "spawnctl run of the killed child"
+wait $waiter
+assert_eq 143 $? "spawnctl wait of the killed child"
+assert_eq "" "$("$SPAWNCTL" ps | awk 'NR > 1')" "ps after the child is gone"
+
+note "kill and wait of a pid that is not the daemon's child"
+sleep 30 &
+other=$!
+"$SPAWNCTL" kill "$other" 2>"$dir/kill.err"
+assert_eq 1 $? "kill of a foreign pid"
+assert_contains "$dir/kill.err" "No such process" "kill error"
+pid_alive "$other" || fail "a foreign process was signalled"
+"$SPAWNCTL" wait "$other" 2>/dev/null
+assert_eq 1 $? "wait of a foreign pid"
+kill "$other"
+wait "$other" 2>/dev/null
+
+note "wait of a child that exits by itself"
+"$SPAWNCTL" run --detach -- sh -c 'sleep 0.5; exit 9' >"$dir/d.pid"
+"$SPAWNCTL" wait "$(cat "$dir/d.pid")"
+assert_eq 9 $? "wait status"
+
+finish
