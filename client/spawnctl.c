@@ -9,6 +9,7 @@
 
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <err.h>
@@ -44,7 +45,13 @@ enum {
 	OPT_CLEAR_ENV,
 	OPT_DETACH,
 	OPT_SETSID,
-	OPT_TIMEOUT
+	OPT_TIMEOUT,
+	OPT_PGROUP,
+	OPT_UMASK,
+	OPT_NICE,
+	OPT_RLIMIT,
+	OPT_FD,
+	OPT_EXEC_FD
 };
 
 struct run_opts {
@@ -56,6 +63,10 @@ struct run_opts {
 	unsigned int	  flags;	/* SPAWND_* request flags */
 	unsigned int	  timeout_ms;
 	char		**argv;		/* PROG ARGS... */
+	const char	**extra;	/* --umask --nice --rlimit --fd, raw */
+	int		 *extrach;	/* their option codes */
+	size_t		  nextra;
+	int		  exec_fd;	/* --exec-fd */
 };
 
 static void	 usage(FILE *, int) __attribute__((noreturn));
@@ -70,6 +81,11 @@ static void	 env_apply(const char **, size_t *, const char *);
 static int	 run_request(const struct run_opts *, const char **,
 		     const int *, int, struct spawnd_req **);
 static int	 req_sigignore(struct spawnd_req *);
+static mode_t	 ctl_umask(void);
+static int	 run_extra(struct spawnd_req *, int, const char *);
+static int	 run_fd(struct spawnd_req *, const char *);
+static int	 run_rlimit(struct spawnd_req *, const char *);
+static int	 run_exec_fd(struct spawnd_req *, const char *);
 static int	 ctl_connect(const char *, int, struct spawnd_client **);
 static int	 spawn_error(const char *, int, const struct spawnd_failure *,
 		     int);
@@ -115,7 +131,9 @@ run_usage(FILE *f, int code)
 	fprintf(f,
 "usage: spawnctl run [-p] [--socket path] [--cwd dir] [--env name=value]...\n"
 "           [--unset name]... [--clear-env] [--detach] [--setsid]\n"
-"           [--timeout seconds] [--] prog [arg...]\n"
+"           [--timeout seconds] [--pgroup] [--umask mode] [--nice n]\n"
+"           [--rlimit name=cur[:max]]... [--fd n=path[:mode]|n=&m]...\n"
+"           [--exec-fd] [--] prog [arg...]\n"
 "\n"
 "Runs prog through spawnd with spawnctl's stdin, stdout, stderr, working\n"
 "directory and environment; exits as prog does (128+N if killed by signal\n"
@@ -132,6 +150,14 @@ run_usage(FILE *f, int code)
 "  --setsid           run prog in a new session; signals go to its group\n"
 "  --timeout seconds  stop prog after this long (SIGTERM, then SIGKILL)\n"
 "  -p, --path-search  search prog in $PATH (the default without a '/')\n"
+"  --pgroup           run prog in a new process group; signals go to it\n"
+"  --umask mode       prog's umask, octal (default: spawnctl's)\n"
+"  --nice n           prog's nice value, -20..19\n"
+"  --rlimit name=cur[:max]  a resource limit (nofile, core, nproc, ...;\n"
+"                     \"unlimited\" allowed)\n"
+"  --fd n=path[:mode] open path (mode r, w, a or rw) as prog's fd n\n"
+"  --fd n=&m          spawnctl's fd m as prog's fd n\n"
+"  --exec-fd          open prog here and run exactly that file, by fd\n"
 "\n"
 "Exit status: prog's, or 125 if spawnctl failed, 126 if prog could not be\n"
 "executed, 127 if it was not found.\n");
@@ -218,12 +244,20 @@ run_parse(int argc, char **argv, struct run_opts *o)
 		{ "setsid",	 no_argument,	    NULL, OPT_SETSID },
 		{ "timeout",	 required_argument, NULL, OPT_TIMEOUT },
 		{ "path-search", no_argument,	    NULL, 'p' },
+		{ "pgroup",	 no_argument,	    NULL, OPT_PGROUP },
+		{ "umask",	 required_argument, NULL, OPT_UMASK },
+		{ "nice",	 required_argument, NULL, OPT_NICE },
+		{ "rlimit",	 required_argument, NULL, OPT_RLIMIT },
+		{ "fd",		 required_argument, NULL, OPT_FD },
+		{ "exec-fd",	 no_argument,	    NULL, OPT_EXEC_FD },
 		{ "help",	 no_argument,	    NULL, 'h' },
 		{ NULL,		 0,		    NULL, 0 }
 	};
 	int				 ch;
 
-	if ((o->envops = calloc((size_t)argc, sizeof *o->envops)) == NULL)
+	if ((o->envops = calloc((size_t)argc, sizeof *o->envops)) == NULL ||
+	    (o->extra = calloc((size_t)argc, sizeof *o->extra)) == NULL ||
+	    (o->extrach = calloc((size_t)argc, sizeof *o->extrach)) == NULL)
 		err(CTL_EXIT_FAIL, "calloc");
 	optind = 0;	/* glibc: start afresh, argv[0] is "run" */
 	while ((ch = getopt_long(argc, argv, "+:hp", opts, NULL)) != -1) {
@@ -262,6 +296,14 @@ run_option(int ch, const char *arg, struct run_opts *o)
 		o->flags |= SPAWND_SETSID | SPAWND_KILL_GROUP;
 		break;
 	case 'p':		o->flags |= SPAWND_PATH_SEARCH; break;
+	case OPT_PGROUP:
+		o->flags |= SPAWND_KILL_GROUP;
+		/* FALLTHROUGH */
+	case OPT_UMASK: case OPT_NICE: case OPT_RLIMIT: case OPT_FD:
+		o->extrach[o->nextra] = ch;
+		o->extra[o->nextra++] = arg;
+		break;
+	case OPT_EXEC_FD:	o->exec_fd = 1; break;
 	case OPT_ENV:
 		if (arg[0] == '=' || strchr(arg, '=') == NULL)
 			goto bad;
@@ -340,6 +382,7 @@ run_request(const struct run_opts *o, const char **envp, const int *stdok,
     int dirfd, struct spawnd_req **ret_req)
 {
 	struct spawnd_req	*req;
+	size_t			 i;
 	int			 rc, fd;
 
 	if ((rc = spawnd_req_new(&req)) < 0)
@@ -362,6 +405,17 @@ run_request(const struct run_opts *o, const char **envp, const int *stdok,
 	if (o->timeout_ms != 0 &&
 	    (rc = spawnd_req_set_timeout(req, o->timeout_ms)) < 0)
 		goto fail;
+	if ((rc = spawnd_req_set_umask(req, ctl_umask())) < 0)
+		goto fail;
+	for (i = 0; i < o->nextra; i++)
+		if ((rc = run_extra(req, o->extrach[i], o->extra[i])) != 0) {
+			spawnd_req_free(req);
+			return rc > 0 ? rc : CTL_EXIT_FAIL;
+		}
+	if (o->exec_fd && (rc = run_exec_fd(req, o->argv[0])) != 0) {
+		spawnd_req_free(req);
+		return rc;
+	}
 	*ret_req = req;
 	return 0;
 fail:
@@ -618,7 +672,186 @@ out:
 		(void)close(dirfd);
 	free(envp);
 	free(o.envops);
+	free(o.extra);
+	free(o.extrach);
 	return code;
+}
+
+/* spawnctl's own umask: the child's default, as for a direct exec. */
+static mode_t
+ctl_umask(void)
+{
+	mode_t	 m = umask(0);
+
+	(void)umask(m);
+	return m;
+}
+
+/*
+ * --umask, --nice, --rlimit, --fd, --pgroup: applied in order.  Returns 0,
+ * or an exit code after a message.
+ */
+static int
+run_extra(struct spawnd_req *req, int ch, const char *arg)
+{
+	char	*end;
+	long	 v = 0;
+	int	 rc = 0;
+
+	if (ch == OPT_UMASK || ch == OPT_NICE) {
+		errno = 0;
+		v = strtol(arg, &end, ch == OPT_UMASK ? 8 : 10);
+		if (errno != 0 || *arg == '\0' || *end != '\0')
+			rc = -EINVAL;
+	}
+	if (rc == 0) {
+		switch (ch) {
+		case OPT_UMASK:
+			rc = v < 0 || v > 0777 ? -EINVAL :
+			    spawnd_req_set_umask(req, (mode_t)v);
+			break;
+		case OPT_NICE:
+			rc = v < -20 || v > 19 ? -EINVAL :
+			    spawnd_req_set_nice(req, (int)v);
+			break;
+		case OPT_PGROUP:
+			return spawnd_req_set_pgroup(req, 0) < 0 ?
+			    CTL_EXIT_FAIL : 0;
+		case OPT_RLIMIT:
+			return run_rlimit(req, arg);
+		case OPT_FD:
+			return run_fd(req, arg);
+		}
+	}
+	if (rc < 0) {
+		warnx("run: %s '%s': %s", ch == OPT_UMASK ? "--umask" :
+		    "--nice", arg, ch == OPT_UMASK ? "not an octal mode" :
+		    "not a nice value in -20..19");
+		return CTL_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* --rlimit NAME=CUR[:MAX], "unlimited" for infinity; MAX defaults to CUR. */
+static int
+run_rlimit(struct spawnd_req *req, const char *arg)
+{
+	static const char *const names[] = { "cpu", "fsize", "data",
+	    "stack", "core", "rss", "nproc", "nofile", "memlock", "as",
+	    "locks", "sigpending", "msgqueue", "nice", "rtprio", "rttime" };
+	const char	*eq = strchr(arg, '='), *p;
+	rlim_t		 v[2];
+	char		*end;
+	int		 r, i;
+
+	for (r = 0; eq != NULL && r < 16; r++)
+		if (strlen(names[r]) == (size_t)(eq - arg) &&
+		    strncasecmp(names[r], arg, (size_t)(eq - arg)) == 0)
+			break;
+	if (eq == NULL || r == 16)
+		goto bad;
+	for (i = 0, p = eq + 1; i < 2; i++, p = end + 1) {
+		if (strncmp(p, "unlimited", 9) == 0 ||
+		    strncmp(p, "infinity", 8) == 0) {
+			v[i] = RLIM_INFINITY;
+			end = (char *)(uintptr_t)p + (p[0] == 'u' ? 9 : 8);
+		} else if (*p < '0' || *p > '9' ||
+		    (v[i] = strtoull(p, &end, 10), 0))
+			goto bad;
+		if (i == 0 && *end == '\0') {
+			v[1] = v[0];
+			break;
+		}
+		if (*end != (i == 0 ? ':' : '\0'))
+			goto bad;
+	}
+	if (spawnd_req_set_rlimit(req, r,
+	    &(struct rlimit){ v[0], v[1] }) == 0)
+		return 0;
+bad:
+	warnx("run: --rlimit '%s': want NAME=CUR[:MAX] with CUR <= MAX "
+	    "(NAME like nofile, core, nproc; \"unlimited\" allowed)", arg);
+	return CTL_EXIT_USAGE;
+}
+
+/*
+ * --fd N=PATH[:MODE] (MODE r, w, a or rw; w truncates, a appends) or
+ * --fd N=&M (spawnctl's fd M).  Files opened here stay open until exit.
+ */
+static int
+run_fd(struct spawnd_req *req, const char *arg)
+{
+	char		 path[PATH_MAX], *end, *colon;
+	long		 n, m;
+	int		 fd, flags = O_RDONLY;
+
+	n = strtol(arg, &end, 10);
+	if (end == arg || *end != '=' || n < 0 || n > INT_MAX)
+		goto bad;
+	if (end[1] == '&') {
+		m = strtol(end + 2, &colon, 10);
+		if (colon == end + 2 || *colon != '\0' || m < 0 ||
+		    m > INT_MAX || fcntl((int)m, F_GETFD) == -1)
+			goto bad;
+		return spawnd_req_set_fd(req, (int)m, (int)n) < 0 ?
+		    CTL_EXIT_FAIL : 0;
+	}
+	if (snprintf(path, sizeof path, "%s", end + 1) >= (int)sizeof path)
+		goto bad;
+	if ((colon = strrchr(path, ':')) != NULL) {
+		*colon++ = '\0';
+		if (strcmp(colon, "r") == 0)
+			flags = O_RDONLY;
+		else if (strcmp(colon, "w") == 0)
+			flags = O_WRONLY | O_CREAT | O_TRUNC;
+		else if (strcmp(colon, "a") == 0)
+			flags = O_WRONLY | O_CREAT | O_APPEND;
+		else if (strcmp(colon, "rw") == 0)
+			flags = O_RDWR | O_CREAT;
+		else
+			goto bad;
+	}
+	if (path[0] == '\0')
+		goto bad;
+	if ((fd = open(path, flags | O_CLOEXEC, 0666)) == -1) {
+		warn("run: --fd %s", arg);
+		return CTL_EXIT_FAIL;
+	}
+	return spawnd_req_set_fd(req, fd, (int)n) < 0 ? CTL_EXIT_FAIL : 0;
+bad:
+	warnx("run: --fd '%s': want N=PATH[:r|w|a|rw] or N=&M with M open",
+	    arg);
+	return CTL_EXIT_USAGE;
+}
+
+/*
+ * --exec-fd: open PROG here (searched in PATH when it has no '/') and run
+ * exactly that inode, by fd.
+ */
+static int
+run_exec_fd(struct spawnd_req *req, const char *prog)
+{
+	char		 buf[PATH_MAX];
+	const char	*path = getenv("PATH"), *p, *e;
+	int		 fd = -1;
+
+	if (strchr(prog, '/') != NULL)
+		fd = open(prog, O_RDONLY | O_CLOEXEC);
+	for (p = path != NULL ? path : "/bin:/usr/bin"; fd == -1 &&
+	    strchr(prog, '/') == NULL; p = e + 1) {
+		e = strchrnul(p, ':');
+		if (snprintf(buf, sizeof buf, "%.*s%s%s", (int)(e - p), p,
+		    e > p ? "/" : "", prog) < (int)sizeof buf &&
+		    access(buf, X_OK) == 0)
+			fd = open(buf, O_RDONLY | O_CLOEXEC);
+		if (*e == '\0')
+			break;
+	}
+	if (fd == -1) {
+		warnx("%s: %s", prog, strerror(errno != 0 ? errno : ENOENT));
+		return 127;
+	}
+	return spawnd_req_set_exec_fd(req, fd) < 0 ? CTL_EXIT_FAIL : 0;
 }
 
 /* spawnctl ping and spawnctl status: the daemon's counters, round trip. */
