@@ -8,18 +8,23 @@
  * off the client, which one thread uses at a time.
  */
 
+#include <sys/file.h>
 #include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +80,8 @@ struct client_frame {
 static int	client_sockaddr(const char *, struct sockaddr_un *);
 static int64_t	client_deadline(int);
 static int	client_refused(struct spawnd_client *, int);
+static int	autostart_lock(const char *, int64_t, int *);
+static int	autostart_run(const char *, const char *);
 static int	client_poll(int, int64_t);
 static int	client_fail(struct spawnd_client *, int);
 static uint32_t	client_id(struct spawnd_client *);
@@ -1504,5 +1511,112 @@ spawnd_run(const char *path, const struct spawnd_req *req,
 		r = spawnd_child_wait(ch, -1, ret_exit);
 	spawnd_child_free(ch);
 	spawnd_client_free(c);
+	return (r);
+}
+
+/*
+ * Private daemon autostart.  Whoever holds PATH.start.lock (an flock on a
+ * file made with spawnd_create_or_open, so racing starters never fail on
+ * EEXIST/ENOENT) checks again for a daemon and, if none answers, starts
+ * one with --background: its first process exits once the socket is
+ * bound, so the caller reaps it at once and knows it can connect.  The
+ * daemon's own PATH.lock still makes a second daemon on the path exit.
+ */
+static int
+autostart_lock(const char *path, int64_t deadline, int *ret_fd)
+{
+	char	 lock[PATH_MAX];
+	int	 fd;
+
+	if ((size_t)snprintf(lock, sizeof lock, "%s.start.lock", path) >=
+	    sizeof lock)
+		return (-ENAMETOOLONG);
+	if ((fd = spawnd_create_or_open(AT_FDCWD, lock, O_RDONLY, 0600,
+	    NULL)) < 0)
+		return (fd);
+	while (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno != EWOULDBLOCK || (deadline >= 0 &&
+		    client_deadline(0) >= deadline)) {
+			(void)close(fd);
+			return (errno == EWOULDBLOCK ? -ETIMEDOUT : -errno);
+		}
+		(void)poll(NULL, 0, 10);
+	}
+	*ret_fd = fd;
+	return (0);
+}
+
+/* Runs "spawnd --background --socket path" and reaps its first process. */
+static int
+autostart_run(const char *spawnd, const char *path)
+{
+	char *const	 argv[] = { (char *)(uintptr_t)spawnd,
+			    (char *)(uintptr_t)"--background",
+			    (char *)(uintptr_t)"--exit-idle-time=60",
+			    (char *)(uintptr_t)"--socket",
+			    (char *)(uintptr_t)path, NULL };
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t	 attr;
+	extern char		**environ;
+	pid_t			 pid;
+	int			 r, status;
+
+	(void)posix_spawn_file_actions_init(&fa);
+	(void)posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY,
+	    0);
+	(void)posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY,
+	    0);
+	(void)posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	(void)posix_spawnattr_init(&attr);
+	(void)posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+	r = posix_spawnp(&pid, spawnd, &fa, &attr, argv, environ);
+	(void)posix_spawn_file_actions_destroy(&fa);
+	(void)posix_spawnattr_destroy(&attr);
+	if (r != 0)
+		return (-r);
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR)
+			return (-errno);
+	return (WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO);
+}
+
+SPAWND_EXPORT int
+spawnd_connect_autostart(const char *path, const char *spawnd,
+    int timeout_ms, struct spawnd_client **ret_client)
+{
+	char		 buf[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char		*dir, *slash;
+	int64_t		 deadline = client_deadline(timeout_ms);
+	int		 r, lfd = -1;
+
+	if (ret_client == NULL || timeout_ms < -1)
+		return (-EINVAL);
+	r = spawnd_connect(path, timeout_ms, ret_client);
+	if (r != -ENOENT && r != -ECONNREFUSED)
+		return (r);
+	if (path == NULL && (r = spawnd_socket_path(buf, sizeof buf)) < 0)
+		return (r);
+	if (path == NULL)
+		path = buf;
+	if ((dir = strdup(path)) == NULL)
+		return (-ENOMEM);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		(void)mkdir(dir, 0700);
+	}
+	free(dir);
+	if ((r = autostart_lock(path, deadline, &lfd)) < 0)
+		return (r);
+	r = spawnd_connect(path, timeout_ms, ret_client);
+	if (r == -ENOENT || r == -ECONNREFUSED) {
+		if (spawnd == NULL && (spawnd = secure_getenv(
+		    "SPAWND_DAEMON")) == NULL)
+			spawnd = "spawnd";
+		if ((r = autostart_run(spawnd, path)) == 0)
+			r = spawnd_connect(path, timeout_ms, ret_client);
+		if (r == 0)
+			r = 1;
+	}
+	(void)close(lfd);
 	return (r);
 }

@@ -51,7 +51,8 @@ enum {
 	OPT_NICE,
 	OPT_RLIMIT,
 	OPT_FD,
-	OPT_EXEC_FD
+	OPT_EXEC_FD,
+	OPT_NO_AUTOSTART
 };
 
 struct run_opts {
@@ -87,6 +88,10 @@ static int	 run_fd(struct spawnd_req *, const char *);
 static int	 run_rlimit(struct spawnd_req *, const char *);
 static int	 run_exec_fd(struct spawnd_req *, const char *);
 static int	 ctl_connect(const char *, int, struct spawnd_client **);
+static const char *ctl_daemon(void);
+
+/* run --no-autostart: never start a daemon (run is the only autostarter). */
+static int	 ctl_no_autostart;
 static int	 spawn_error(const char *, int, const struct spawnd_failure *,
 		     int);
 static void	 std_release(const int *);
@@ -100,6 +105,7 @@ static int	 exit_like(int);
 static int	 cmd_run(int, char **);
 static int	 cmd_ping(int, char **);
 static int	 cmd_pid(int, char **);
+static int	 cmd_install(int, char **);
 static int	 pid_parse(int, char **, const char *, int *, const char **,
 		     pid_t *);
 static int	 ps_print(const struct spawnd_ps *, size_t, int);
@@ -120,6 +126,9 @@ usage(FILE *f, int code)
 "  kill [-s sig] [--socket path] pid signal a child of the daemon\n"
 "  wait [--socket path] pid          wait for a child of the daemon; exit\n"
 "                                    as it did\n"
+"  install [--no-replace] [--mode m] [--fsync] src dest\n"
+"                                    place a copy of src at dest, never\n"
+"                                    half-written (spawnd_install)\n"
 "\n"
 "'spawnctl command --help' describes a command's options.\n");
 	exit(code);
@@ -158,6 +167,8 @@ run_usage(FILE *f, int code)
 "  --fd n=path[:mode] open path (mode r, w, a or rw) as prog's fd n\n"
 "  --fd n=&m          spawnctl's fd m as prog's fd n\n"
 "  --exec-fd          open prog here and run exactly that file, by fd\n"
+"  --no-autostart     fail if no daemon answers, instead of starting a\n"
+"                     private one on the socket\n"
 "\n"
 "Exit status: prog's, or 125 if spawnctl failed, 126 if prog could not be\n"
 "executed, 127 if it was not found.\n");
@@ -250,6 +261,7 @@ run_parse(int argc, char **argv, struct run_opts *o)
 		{ "rlimit",	 required_argument, NULL, OPT_RLIMIT },
 		{ "fd",		 required_argument, NULL, OPT_FD },
 		{ "exec-fd",	 no_argument,	    NULL, OPT_EXEC_FD },
+		{ "no-autostart", no_argument,	    NULL, OPT_NO_AUTOSTART },
 		{ "help",	 no_argument,	    NULL, 'h' },
 		{ NULL,		 0,		    NULL, 0 }
 	};
@@ -304,6 +316,7 @@ run_option(int ch, const char *arg, struct run_opts *o)
 		o->extra[o->nextra++] = arg;
 		break;
 	case OPT_EXEC_FD:	o->exec_fd = 1; break;
+	case OPT_NO_AUTOSTART:	ctl_no_autostart = 1; break;
 	case OPT_ENV:
 		if (arg[0] == '=' || strchr(arg, '=') == NULL)
 			goto bad;
@@ -449,11 +462,18 @@ ctl_connect(const char *path, int failcode, struct spawnd_client **ret_client)
 	char	 buf[PATH_MAX];
 	int	 rc;
 
-	if ((rc = spawnd_connect(path, CTL_CONNECT_MS, ret_client)) == 0)
-		return 0;
+	if (failcode == CTL_EXIT_FAIL && !ctl_no_autostart)
+		rc = spawnd_connect_autostart(path, ctl_daemon(),
+		    CTL_CONNECT_MS, ret_client);
+	else
+		rc = spawnd_connect(path, CTL_CONNECT_MS, ret_client);
 	if (path == NULL)
 		path = spawnd_socket_path(buf, sizeof buf) >= 0 ? buf :
 		    "(default path)";
+	if (rc == 1)
+		fprintf(stderr, "spawnctl: started spawnd on %s\n", path);
+	if (rc >= 0)
+		return 0;
 	if (rc == -ENOENT || rc == -ECONNREFUSED)
 		warnx("cannot reach spawnd at %s: %s; start one with: "
 		    "spawnd --socket %s &", path, strerror(-rc), path);
@@ -675,6 +695,34 @@ out:
 	free(o.extra);
 	free(o.extrach);
 	return code;
+}
+
+/*
+ * The daemon to autostart: the spawnd installed next to this spawnctl
+ * (../sbin/spawnd, or ./spawnd in a build tree), else "spawnd" from PATH
+ * (the library also honours $SPAWND_DAEMON).
+ */
+static const char *
+ctl_daemon(void)
+{
+	static char	 buf[PATH_MAX];
+	static const char *const rel[] = { "/../sbin/spawnd", "/spawnd" };
+	char		 self[PATH_MAX], *slash;
+	ssize_t		 n;
+	size_t		 i;
+
+	if (getenv("SPAWND_DAEMON") != NULL ||
+	    (n = readlink("/proc/self/exe", self, sizeof self - 1)) <= 0)
+		return NULL;
+	self[n] = '\0';
+	if ((slash = strrchr(self, '/')) == NULL)
+		return NULL;
+	*slash = '\0';
+	for (i = 0; i < 2; i++)
+		if (snprintf(buf, sizeof buf, "%s%s", self, rel[i]) <
+		    (int)sizeof buf && access(buf, X_OK) == 0)
+			return buf;
+	return NULL;
 }
 
 /* spawnctl's own umask: the child's default, as for a direct exec. */
@@ -1068,6 +1116,63 @@ cmd_pid(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * spawnctl install: src copied to dest through spawnd_install(), so no
+ * reader or exec ever sees a half-written dest.  Mode: --mode, else src's.
+ */
+static int
+cmd_install(int argc, char **argv)
+{
+	static const struct option	 opts[] = {
+		{ "no-replace",	no_argument,	   NULL, 'n' },
+		{ "mode",	required_argument, NULL, 'm' },
+		{ "fsync",	no_argument,	   NULL, 'f' },
+		{ "help",	no_argument,	   NULL, 'h' },
+		{ NULL,		0,		   NULL, 0 }
+	};
+	struct stat	 st;
+	unsigned int	 flags = 0;
+	char		*end;
+	long		 mode = -1;
+	int		 ch, src, r;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+		if (ch == 'n')
+			flags |= SPAWND_INSTALL_NOREPLACE;
+		else if (ch == 'f')
+			flags |= SPAWND_INSTALL_FSYNC;
+		else if (ch == 'm' && (mode = strtol(optarg, &end, 8),
+		    *optarg != '\0' && *end == '\0' && mode >= 0 &&
+		    mode <= 07777))
+			continue;
+		else {
+			fprintf(ch == 'h' ? stdout : stderr, "usage: spawnctl "
+			    "install [--no-replace] [--mode mode] [--fsync] "
+			    "src dest\n");
+			exit(ch == 'h' ? 0 : CTL_EXIT_USAGE);
+		}
+	}
+	if (optind + 2 != argc) {
+		warnx("install: want src and dest");
+		return CTL_EXIT_USAGE;
+	}
+	if ((src = open(argv[optind], O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(src, &st) == -1) {
+		warn("install: %s", argv[optind]);
+		return 1;
+	}
+	r = spawnd_install(AT_FDCWD, argv[optind + 1], NULL, 0, src,
+	    mode >= 0 ? (mode_t)mode : st.st_mode & 07777, flags);
+	(void)close(src);
+	if (r < 0) {
+		warnx("install: %s: %s", argv[optind + 1], strerror(-r));
+		return 1;
+	}
+	(void)close(r);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1094,6 +1199,8 @@ main(int argc, char **argv)
 		return cmd_run(argc, argv);
 	if (strcmp(argv[0], "ping") == 0 || strcmp(argv[0], "status") == 0)
 		return cmd_ping(argc, argv);
+	if (strcmp(argv[0], "install") == 0)
+		return cmd_install(argc, argv);
 	if (strcmp(argv[0], "ps") == 0 || strcmp(argv[0], "kill") == 0 ||
 	    strcmp(argv[0], "wait") == 0)
 		return cmd_pid(argc, argv);

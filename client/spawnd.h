@@ -109,6 +109,21 @@ int	spawnd_connect(const char *path, int timeout_ms,
 	    struct spawnd_client **ret_client);
 
 /*
+ * As spawnd_connect(), but when no daemon answers at path (NULL: the
+ * default), starts a private one there and connects to it: the one place
+ * where the library starts a process (with posix_spawn), so only when the
+ * caller asks.  spawnd is the daemon to run (NULL: $SPAWND_DAEMON, else
+ * "spawnd" searched in PATH); it runs in its own session with
+ * --exit-idle-time=60.  Any number of callers racing on one path end with
+ * one daemon and all connected: starters serialize on an flock of
+ * PATH.start.lock.  Returns 0 (a daemon was there), 1 (this call started
+ * it), or a negative errno as spawnd_connect(); -EIO if the daemon failed
+ * to start.
+ */
+int	spawnd_connect_autostart(const char *path, const char *spawnd,
+	    int timeout_ms, struct spawnd_client **ret_client);
+
+/*
  * Closes the connection.  Children spawned through it without
  * SPAWND_DETACH are stopped by the daemon (SIGTERM, then SIGKILL after
  * their grace period).  Handles of its children stay valid for

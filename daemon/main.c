@@ -29,6 +29,7 @@ static unsigned int parse_count(const char *, const char *);
 static const char *default_path(char *, size_t);
 static void	signals_init(void);
 static void	leave_terminal(void);
+static void	go_background(void);
 static void	on_signal(int, short, void *);
 
 static void
@@ -55,6 +56,8 @@ usage(FILE *f, int code)
 "      --request-timeout MS          first to last frame of a request (10000)\n"
 "      --allow-foreign-namespaces    serve peers in other user, mount or\n"
 "                                    pid namespaces (refused by default)\n"
+"      --background                  fork once the socket is bound; the\n"
+"                                    parent exits 0 (for autostart)\n"
 "      --exit-idle-time SECONDS      exit after SECONDS without connections\n"
 "                                    or children (for socket activation)\n"
 "  -V, --version\n"
@@ -135,6 +138,25 @@ leave_terminal(void)
 	(void)close(fd);
 }
 
+/*
+ * --background: the socket is bound, so clients can already connect (they
+ * queue until the loop runs); the parent exits 0, which tells whoever
+ * started us (libspawnd's autostart) that the daemon is there, and leaves
+ * no zombie for it to reap.
+ */
+static void
+go_background(void)
+{
+	pid_t	 pid;
+
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid > 0)
+		_exit(0);
+	if (event_reinit(sd.base) == -1)
+		fatalx("event_reinit failed");
+}
+
 static void
 on_signal(int sig, short what, void *arg)
 {
@@ -194,6 +216,7 @@ main(int argc, char **argv)
 		{ "handshake-timeout", required_argument, NULL, 9 },
 		{ "request-timeout", required_argument, NULL, 10 },
 		{ "allow-foreign-namespaces", no_argument, NULL, 11 },
+		{ "background", no_argument, NULL, 12 },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -203,6 +226,7 @@ main(int argc, char **argv)
 	struct event	*sigev[3];
 	int		 ch, debug = 0, fd, i;
 	unsigned int	 idle = 0;
+	int		 background = 0;
 	const int	 sigs[3] = { SIGTERM, SIGINT, SIGHUP };
 
 	sd.limits.conns = 4096;
@@ -238,6 +262,7 @@ main(int argc, char **argv)
 		case 10: sd.limits.request_ms = parse_count(
 		    "--request-timeout", optarg); break;
 		case 11: sd.limits.foreign_ns = 1; break;
+		case 12: background = 1; break;
 		case 'V': printf("spawnd %s\n", SPAWND_VERSION_STR); exit(0);
 		case 'h': usage(stdout, 0);
 		default: usage(stderr, 2);
@@ -264,6 +289,8 @@ main(int argc, char **argv)
 	}
 	else if (path != NULL)
 		log_warnx("socket-activated: ignoring --socket %s", path);
+	if (background)
+		go_background();
 	listener_start(fd);
 	for (i = 0; i < 3; i++) {
 		sigev[i] = evsignal_new(sd.base, sigs[i], on_signal, NULL);

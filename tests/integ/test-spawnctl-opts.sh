@@ -41,4 +41,15 @@ assert_eq "ok" "$(run --exec-fd -- echo ok)" "ELF by fd, from PATH"
 run --exec-fd -- "$dir/nonexistent" 2>/dev/null
 assert_eq 127 $? "missing program with --exec-fd"
 
+note "install: placed whole, mode, --no-replace"
+printf '#!/bin/sh\necho installed\n' >"$dir/src"
+"$SPAWNCTL" install --mode 750 "$dir/src" "$dir/dst"
+assert_eq 0 $? "install"
+assert_eq 750 "$(stat -c %a "$dir/dst")" "installed mode"
+assert_eq installed "$(run -- "$dir/dst")" "installed program runs"
+"$SPAWNCTL" install --no-replace "$dir/src" "$dir/dst" 2>"$dir/inst.err"
+assert_eq 1 $? "--no-replace onto an existing file"
+assert_contains "$dir/inst.err" "File exists" "--no-replace message"
+assert_eq "" "$(ls -A "$dir" | grep '^\.dst')" "no temp file left"
+
 finish

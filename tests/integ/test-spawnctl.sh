@@ -91,7 +91,8 @@ assert_contains "$dir/err" "Permission denied" "non-executable"
 assert_eq 126 "$?" "a directory"
 
 note "no daemon"
-SPAWND_SOCKET=$dir/nosock "$SPAWNCTL" run -- true >"$dir/out" 2>"$dir/err"
+SPAWND_SOCKET=$dir/nosock "$SPAWNCTL" run --no-autostart -- true \
+    >"$dir/out" 2>"$dir/err"
 rc=$?
 assert_ne 0 "$rc" "exit status without a daemon"
 assert_contains "$dir/err" "$dir/nosock" "message names the socket"
