@@ -46,6 +46,9 @@
 #define CLIENT_RECV_FDS		4
 #define CLIENT_MAX_ERRNO	4095
 #define CLIENT_KILL_TIMEOUT_MS	5000	/* a group kill waits this long */
+#define AUTOSTART_POLL_MS	10	/* start lock retries */
+#define AUTOSTART_TRIES		5	/* daemon starts per call, at most */
+#define AUTOSTART_RETRY_MS	50	/* between them */
 
 struct spawnd_client {
 	int			 fd;
@@ -81,7 +84,13 @@ static int	client_sockaddr(const char *, struct sockaddr_un *);
 static int64_t	client_deadline(int);
 static int	client_refused(struct spawnd_client *, int);
 static int	autostart_lock(const char *, int64_t, int *);
-static int	autostart_run(const char *, const char *);
+static int	autostart_late(int64_t);
+static int	autostart_left(int64_t);
+static char	**autostart_env(void);
+static int	autostart_run(const char *, const char *, int64_t);
+static int	autostart_reap(pid_t, int64_t);
+static int	autostart_locked(const char *, const char *, int64_t,
+		    struct spawnd_client **);
 static int	client_poll(int, int64_t);
 static int	client_fail(struct spawnd_client *, int);
 static uint32_t	client_id(struct spawnd_client *);
@@ -1519,14 +1528,14 @@ spawnd_run(const char *path, const struct spawnd_req *req,
  * file made with spawnd_create_or_open, so racing starters never fail on
  * EEXIST/ENOENT) checks again for a daemon and, if none answers, starts
  * one with --background: its first process exits once the socket is
- * bound, so the caller reaps it at once and knows it can connect.  The
- * daemon's own PATH.lock still makes a second daemon on the path exit.
+ * bound and listening, so the caller reaps it at once and can connect.
+ * The daemon's own PATH.lock still makes a second daemon on the path exit.
  */
 static int
 autostart_lock(const char *path, int64_t deadline, int *ret_fd)
 {
 	char	 lock[PATH_MAX];
-	int	 fd;
+	int	 fd, saved;
 
 	if ((size_t)snprintf(lock, sizeof lock, "%s.start.lock", path) >=
 	    sizeof lock)
@@ -1535,20 +1544,75 @@ autostart_lock(const char *path, int64_t deadline, int *ret_fd)
 	    NULL)) < 0)
 		return (fd);
 	while (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		if (errno != EWOULDBLOCK || (deadline >= 0 &&
-		    client_deadline(0) >= deadline)) {
+		saved = errno;
+		if ((saved != EWOULDBLOCK && saved != EINTR) ||
+		    autostart_late(deadline)) {
 			(void)close(fd);
-			return (errno == EWOULDBLOCK ? -ETIMEDOUT : -errno);
+			return (saved == EWOULDBLOCK ? -ETIMEDOUT : -saved);
 		}
-		(void)poll(NULL, 0, 10);
+		(void)poll(NULL, 0, AUTOSTART_POLL_MS);
 	}
 	*ret_fd = fd;
 	return (0);
 }
 
-/* Runs "spawnd --background --socket path" and reaps its first process. */
+/* Has the deadline (-1: none) passed? */
 static int
-autostart_run(const char *spawnd, const char *path)
+autostart_late(int64_t deadline)
+{
+	return (deadline >= 0 && client_deadline(0) >= deadline);
+}
+
+/* Milliseconds left before the deadline, as a timeout_ms (-1: none). */
+static int
+autostart_left(int64_t deadline)
+{
+	int64_t	 left;
+
+	if (deadline < 0)
+		return (-1);
+	left = deadline - client_deadline(0);
+	return (left < 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left);
+}
+
+/*
+ * The caller's environment for the daemon, less its service manager's
+ * variables: a daemon of our own must not send READY=1, STATUS= or
+ * STOPPING=1 to the caller's NOTIFY_SOCKET, nor answer its watchdog.
+ * The array borrows environ's strings; free() it.
+ */
+static char **
+autostart_env(void)
+{
+	static const char *const drop[] = { "NOTIFY_SOCKET=", "WATCHDOG_PID=",
+				    "WATCHDOG_USEC=", "LISTEN_PID=",
+				    "LISTEN_FDS=", "LISTEN_FDNAMES=" };
+	extern char		**environ;
+	char			**env;
+	size_t			 i, j, k, n = 0;
+
+	while (environ != NULL && environ[n] != NULL)
+		n++;
+	if ((env = calloc(n + 1, sizeof *env)) == NULL)
+		return (NULL);
+	for (i = j = 0; i < n; i++) {
+		for (k = 0; k < sizeof drop / sizeof drop[0]; k++)
+			if (strncmp(environ[i], drop[k], strlen(drop[k])) == 0)
+				break;
+		if (k == sizeof drop / sizeof drop[0])
+			env[j++] = environ[i];
+	}
+	return (env);
+}
+
+/*
+ * Runs "spawnd --background --socket path" in its own session, with
+ * /dev/null on 0-2, no other fd of the caller (it would keep the caller's
+ * pipes open and hold its writable files, the very thing spawnd is for),
+ * default signals and an empty mask; then waits for its first process.
+ */
+static int
+autostart_run(const char *spawnd, const char *path, int64_t deadline)
 {
 	char *const	 argv[] = { (char *)(uintptr_t)spawnd,
 			    (char *)(uintptr_t)"--background",
@@ -1557,27 +1621,87 @@ autostart_run(const char *spawnd, const char *path)
 			    (char *)(uintptr_t)path, NULL };
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t	 attr;
-	extern char		**environ;
+	sigset_t		 all, none;
+	char			**env;
 	pid_t			 pid;
-	int			 r, status;
+	int			 r;
 
+	if ((env = autostart_env()) == NULL)
+		return (-ENOMEM);
+	(void)sigfillset(&all);
+	(void)sigemptyset(&none);
 	(void)posix_spawn_file_actions_init(&fa);
 	(void)posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY,
 	    0);
 	(void)posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY,
 	    0);
 	(void)posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	(void)posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	(void)posix_spawnattr_init(&attr);
-	(void)posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
-	r = posix_spawnp(&pid, spawnd, &fa, &attr, argv, environ);
+	(void)posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID |
+	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+	(void)posix_spawnattr_setsigdefault(&attr, &all);
+	(void)posix_spawnattr_setsigmask(&attr, &none);
+	r = posix_spawnp(&pid, spawnd, &fa, &attr, argv, env);
 	(void)posix_spawn_file_actions_destroy(&fa);
 	(void)posix_spawnattr_destroy(&attr);
+	free(env);
 	if (r != 0)
 		return (-r);
-	while (waitpid(pid, &status, 0) == -1)
-		if (errno != EINTR)
-			return (-errno);
+	return (autostart_reap(pid, deadline));
+}
+
+/*
+ * Waits (bounded) for the daemon's first process, which exits 0 once the
+ * socket listens.  ECHILD (the caller ignores SIGCHLD, or its handler
+ * reaped it) means it is gone with its status unknown: the connect that
+ * follows tells.  -EIO: it failed.
+ */
+static int
+autostart_reap(pid_t pid, int64_t deadline)
+{
+	pid_t	 r;
+	int	 status;
+
+	while ((r = waitpid(pid, &status, WNOHANG)) == 0 ||
+	    (r == -1 && errno == EINTR)) {
+		if (autostart_late(deadline))
+			return (-ETIMEDOUT);
+		(void)poll(NULL, 0, 1);
+	}
+	if (r == -1)
+		return (errno == ECHILD ? 0 : -errno);
 	return (WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO);
+}
+
+/*
+ * Under the start lock: connect, else start a daemon and connect again.
+ * A daemon that exits at once (an idle one may still be letting go of
+ * PATH.lock) is retried a few times.  1 when this call started it.
+ */
+static int
+autostart_locked(const char *path, const char *spawnd, int64_t deadline,
+    struct spawnd_client **ret_client)
+{
+	int	 i, r, started = 0;
+
+	for (i = 0;; i++) {
+		r = spawnd_connect(path, autostart_left(deadline), ret_client);
+		if (r == 0)
+			return (started);
+		if (r != -ENOENT && r != -ECONNREFUSED)
+			return (r);
+		if (autostart_late(deadline))
+			return (-ETIMEDOUT);
+		if (i == AUTOSTART_TRIES)
+			return (-EIO);
+		if (i > 0)
+			(void)poll(NULL, 0, AUTOSTART_RETRY_MS);
+		if ((r = autostart_run(spawnd, path, deadline)) < 0 &&
+		    r != -EIO)
+			return (r);
+		started = r == 0;
+	}
 }
 
 SPAWND_EXPORT int
@@ -1605,18 +1729,11 @@ spawnd_connect_autostart(const char *path, const char *spawnd,
 		(void)mkdir(dir, 0700);
 	}
 	free(dir);
+	if (spawnd == NULL && (spawnd = secure_getenv("SPAWND_DAEMON")) == NULL)
+		spawnd = "spawnd";
 	if ((r = autostart_lock(path, deadline, &lfd)) < 0)
 		return (r);
-	r = spawnd_connect(path, timeout_ms, ret_client);
-	if (r == -ENOENT || r == -ECONNREFUSED) {
-		if (spawnd == NULL && (spawnd = secure_getenv(
-		    "SPAWND_DAEMON")) == NULL)
-			spawnd = "spawnd";
-		if ((r = autostart_run(spawnd, path)) == 0)
-			r = spawnd_connect(path, timeout_ms, ret_client);
-		if (r == 0)
-			r = 1;
-	}
+	r = autostart_locked(path, spawnd, deadline, ret_client);
 	(void)close(lfd);
 	return (r);
 }
