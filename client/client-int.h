@@ -84,6 +84,8 @@ int	client_spawn_send(struct spawnd_client *c,
 	    const struct spawnd_req *req, struct spawnd_child **ret_child);
 int	client_spawn_recv(struct spawnd_client *c, struct spawnd_child *ch,
 	    struct spawnd_failure *ret_failure);
+/* Whether c is alive and carries no child: fit to be used again. */
+int	client_idle(const struct spawnd_client *c);
 /* Bit n-1 set for each signal n in 1..64 that set contains. */
 uint64_t client_sigset_bits(const sigset_t *set);
 

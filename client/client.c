@@ -550,6 +550,12 @@ spawnd_client_free(struct spawnd_client *c)
 	free(c);
 }
 
+int
+client_idle(const struct spawnd_client *c)
+{
+	return (c->error == 0 && TAILQ_EMPTY(&c->children));
+}
+
 SPAWND_EXPORT int
 spawnd_client_fd(const struct spawnd_client *c)
 {

@@ -1,9 +1,10 @@
 /*
  * libspawnd: the posix_spawn face.  Same arguments, flags and return
- * values as POSIX; the daemon forks.  Each spawn opens its own connection
- * (so any thread may call it) and sends HELLO and SPAWN back to back; the
- * connection then carries the child's exit record and stays open, owned
- * by the table below, until spawnd_waitpid() reaps the child.
+ * values as POSIX; the daemon forks.  Each outstanding child has a
+ * connection of its own (so any thread may spawn or wait): a new one sends
+ * HELLO and SPAWN back to back, or an idle one from the pool is reused.
+ * The connection then carries the child's exit record, owned by the table
+ * below, until spawnd_waitpid() reaps the child and it goes to the pool.
  *
  * A posix_spawn child starts with the caller's state, but the daemon's
  * child would start with the daemon's: so the caller's non-CLOEXEC fds,
@@ -51,6 +52,8 @@
 #define POSIX_DEFAULT_PATH	"/bin:/usr/bin"	/* execvp's, glibc's */
 #define POSIX_SPAWN_TRIES	3	/* fd table changed under us */
 #define POSIX_WAIT_SLICE_MS	50	/* waitpid(-1) sees new entries */
+#define POSIX_POOL_MAX		8	/* idle connections kept for reuse */
+#define POSIX_PATH_MAX		108	/* sockaddr_un's sun_path */
 
 /* collect results for waitpid(-1) */
 #define POSIX_READY		0
@@ -74,6 +77,7 @@ struct posix_entry {
 	int			 busy;		/* a thread reads it */
 	struct spawnd_client	*client;
 	struct spawnd_child	*child;
+	char			 path[POSIX_PATH_MAX];	/* of the socket */
 	TAILQ_ENTRY(posix_entry) entry;
 };
 
@@ -103,6 +107,25 @@ static struct {
 	TAILQ_HEAD_INITIALIZER(posix_table.entries)
 };
 
+/*
+ * Connections that have said HELLO and carry no child, kept so that the
+ * next spawn skips the connect and the handshake: a reaped child's
+ * connection goes back here.  Each remembers the socket path it was made
+ * for (SPAWND_SOCKET may change).  They belong to the process that made
+ * them: after a fork the child shares the sockets with its parent, so the
+ * first use in another process drops them all (closing its copies).
+ */
+static struct {
+	pthread_mutex_t		 lock;
+	pid_t			 pid;		/* whose they are */
+	size_t			 n;
+	struct spawnd_client	*client[POSIX_POOL_MAX];
+	char			 path[POSIX_POOL_MAX][POSIX_PATH_MAX];
+} posix_pool = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static struct spawnd_client *posix_pool_take(const char *);
+static void	posix_pool_put(struct spawnd_client *, const char *);
+static void	posix_pool_own(void);
 static int	posix_spawn_common(pid_t *, const char *, int,
 		    const spawnd_posix_spawn_file_actions_t *,
 		    const spawnd_posix_spawnattr_t *, char *const [],
@@ -625,28 +648,43 @@ posix_request(struct spawnd_req *req,
 }
 
 /*
- * HELLO and SPAWN go out back to back; the handshake reply is read after.
- * An fd closed by another thread between listing and sending makes
- * sendmsg fail with EBADF before anything went out: list again.
+ * HELLO and SPAWN go out back to back on a new connection, and the
+ * handshake reply is read after; a pooled connection skips both.  One
+ * found dead (the daemon restarted or exited idle) fails the send before
+ * the daemon could act on anything: a new one is made.  An fd closed by
+ * another thread between listing and sending makes sendmsg fail with
+ * EBADF before anything went out: list again.
  */
 static int
 posix_start(struct spawnd_req *req,
     const spawnd_posix_spawn_file_actions_t *fa, struct posix_entry *e)
 {
 	struct spawnd_failure	f;
-	int			r, hs, tries;
+	int			r, hs, tries, pooled;
 
-	if ((r = client_open(NULL, &e->client)) != 0)
+	if ((r = spawnd_socket_path(e->path, sizeof e->path)) < 0)
+		return (r);
+	pooled = (e->client = posix_pool_take(e->path)) != NULL;
+	if (!pooled && (r = client_open(e->path, &e->client)) != 0)
 		return (r);
 	for (tries = 1;; tries++) {
 		if ((r = posix_inherit_fds(req, fa)) != 0)
 			return (r);
 		r = client_spawn_send(e->client, req, &e->child);
+		if (pooled && (r == -EPIPE || r == -ECONNRESET)) {
+			spawnd_client_free(e->client);
+			e->client = NULL;
+			pooled = 0;
+			if ((r = client_open(e->path, &e->client)) != 0)
+				return (r);
+			tries--;
+			continue;
+		}
 		if (r != -EBADF || tries == POSIX_SPAWN_TRIES)
 			break;
 	}
 	/* The daemon's ERROR for HELLO explains a failed send best. */
-	if ((hs = client_handshake(e->client, -1)) != 0)
+	if (!pooled && (hs = client_handshake(e->client, -1)) != 0)
 		return (hs);
 	if (r != 0)
 		return (r);
@@ -654,6 +692,65 @@ posix_start(struct spawnd_req *req,
 		return (r);
 	e->pid = spawnd_child_pid(e->child);
 	return (0);
+}
+
+/* The pool. */
+
+/* Drops connections another process made (lock held). */
+static void
+posix_pool_own(void)
+{
+	pid_t	pid = getpid();
+
+	if (posix_pool.pid == pid)
+		return;
+	while (posix_pool.n > 0)
+		spawnd_client_free(posix_pool.client[--posix_pool.n]);
+	posix_pool.pid = pid;
+}
+
+/* An idle connection to path, or NULL. */
+static struct spawnd_client *
+posix_pool_take(const char *path)
+{
+	struct spawnd_client	*c = NULL;
+	size_t			 i;
+
+	(void)pthread_mutex_lock(&posix_pool.lock);
+	posix_pool_own();
+	for (i = posix_pool.n; i-- > 0;) {
+		if (strcmp(posix_pool.path[i], path) != 0)
+			continue;
+		c = posix_pool.client[i];
+		posix_pool.n--;
+		posix_pool.client[i] = posix_pool.client[posix_pool.n];
+		memcpy(posix_pool.path[i], posix_pool.path[posix_pool.n],
+		    POSIX_PATH_MAX);
+		break;
+	}
+	(void)pthread_mutex_unlock(&posix_pool.lock);
+	return (c);
+}
+
+/* Keeps c for reuse if it is fit and there is room; frees it otherwise. */
+static void
+posix_pool_put(struct spawnd_client *c, const char *path)
+{
+	if (c == NULL)
+		return;
+	if (client_idle(c)) {
+		(void)pthread_mutex_lock(&posix_pool.lock);
+		posix_pool_own();
+		if (posix_pool.n < POSIX_POOL_MAX) {
+			posix_pool.client[posix_pool.n] = c;
+			memcpy(posix_pool.path[posix_pool.n], path,
+			    POSIX_PATH_MAX);
+			posix_pool.n++;
+			c = NULL;
+		}
+		(void)pthread_mutex_unlock(&posix_pool.lock);
+	}
+	spawnd_client_free(c);
 }
 
 /* The table. */
@@ -755,6 +852,13 @@ posix_reap(struct posix_entry *e, int timeout_ms, int *status)
 	TAILQ_REMOVE(&posix_table.entries, e, entry);
 	(void)pthread_cond_broadcast(&posix_table.cond);
 	(void)pthread_mutex_unlock(&posix_table.lock);
+	if (r == 0) {
+		/* The child is gone and its record read: the connection is free. */
+		spawnd_child_free(e->child);
+		e->child = NULL;
+		posix_pool_put(e->client, e->path);
+		e->client = NULL;
+	}
 	posix_entry_free(e);
 	if (r != 0) {
 		errno = ECHILD;

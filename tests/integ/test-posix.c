@@ -580,6 +580,108 @@ test_waitpid(void)
 		CHECK_INT(spawnd_waitpid(pid, NULL, 0), ==, pid);
 }
 
+/* The inodes of this process's sockets, sorted; returns how many. */
+static size_t
+own_sockets(unsigned long *ino, size_t max)
+{
+	char		 path[300], link[64];
+	struct dirent	*de;
+	DIR		*dir;
+	size_t		 n = 0, i, j;
+	ssize_t		 len;
+	unsigned long	 t;
+
+	if ((dir = opendir("/proc/self/fd")) == NULL)
+		return 0;
+	while ((de = readdir(dir)) != NULL && n < max) {
+		snprintf(path, sizeof path, "/proc/self/fd/%s", de->d_name);
+		if ((len = readlink(path, link, sizeof link - 1)) <= 0)
+			continue;
+		link[len] = '\0';
+		if (sscanf(link, "socket:[%lu]", &ino[n]) == 1)
+			n++;
+	}
+	closedir(dir);
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && ino[j - 1] > ino[j]; j--) {
+			t = ino[j];
+			ino[j] = ino[j - 1];
+			ino[j - 1] = t;
+		}
+	return n;
+}
+
+/* Runs script through the posix face and returns its wait status. */
+static int
+run_sh(const char *script)
+{
+	pid_t	pid;
+	int	st = -1;
+
+	if ((pid = spawn_sh(script)) > 0 &&
+	    spawnd_waitpid(pid, &st, 0) != pid)
+		tl_fail(__FILE__, __LINE__, "spawnd_waitpid: %s",
+		    strerror(errno));
+	return st;
+}
+
+static void
+test_pool(void)
+{
+	struct tl_daemon d2;
+	unsigned long	 a[64], b[64];
+	char		 link[256];
+	size_t		 na = 0, nb;
+	pid_t		 pid, kid;
+	int		 st, i;
+
+	tl_log("== a reaped child's connection serves the next spawn");
+	CHECK_INT(run_sh("exit 0"), ==, EXIT(0));
+	if ((pid = spawn_sh("sleep 0.2")) > 0) {
+		na = own_sockets(a, 64);
+		CHECK_INT(spawnd_waitpid(pid, &st, 0), ==, pid);
+	}
+	if ((pid = spawn_sh("sleep 0.2")) > 0) {
+		nb = own_sockets(b, 64);
+		CHECK_INT(spawnd_waitpid(pid, &st, 0), ==, pid);
+		CHECK_INT(nb, ==, na);
+		CHECK(memcmp(a, b, na * sizeof a[0]) == 0);
+	}
+	for (i = 0; i < 20; i++)
+		CHECK_INT(run_sh("exit 0"), ==, EXIT(0));
+	nb = own_sockets(b, 64);
+	CHECK_INT(nb, <=, na);
+
+	tl_log("== a fork's child makes its own connections");
+	CHECK_INT(run_sh("exit 0"), ==, EXIT(0));
+	if ((kid = fork()) == 0) {
+		/* Both use the pool at once: the parent must not see this. */
+		_exit(run_sh("sleep 0.3; exit 3") == EXIT(3) ? 0 : 1);
+	}
+	CHECK_INT(run_sh("exit 4"), ==, EXIT(4));
+	CHECK_INT(run_sh("sleep 0.4; exit 5"), ==, EXIT(5));
+	CHECK_INT(waitpid(kid, &st, 0), ==, kid);
+	CHECK_INT(st, ==, 0);
+
+	tl_log("== a pooled connection to a daemon since restarted");
+	snprintf(link, sizeof link, "%s/link", d.dir);
+	CHECK_INT(setenv("SPAWND_SOCKET", link, 1), ==, 0);
+	if (tl_start(&d2) == 0) {
+		CHECK_INT(symlink(d2.sock, link), ==, 0);
+		CHECK_INT(run_sh("exit 7"), ==, EXIT(7));
+		tl_stop(&d2);
+		CHECK_INT(tl_start(&d2), ==, 0);
+		CHECK_INT(unlink(link), ==, 0);
+		CHECK_INT(symlink(d2.sock, link), ==, 0);
+		/* Its pooled connection is dead: a new one is made. */
+		CHECK_INT(run_sh("exit 8"), ==, EXIT(8));
+		CHECK_INT(run_sh("exit 9"), ==, EXIT(9));
+		tl_stop(&d2);
+	}
+	CHECK_INT(setenv("SPAWND_SOCKET", d.sock, 1), ==, 0);
+	CHECK_INT(run_sh("exit 10"), ==, EXIT(10));
+}
+
 int
 main(void)
 {
@@ -618,6 +720,7 @@ main(void)
 	test_pgroup_setsid();
 	test_statuses();
 	test_waitpid();
+	test_pool();
 out:
 	tl_stop(&d);
 	return tl_exit();

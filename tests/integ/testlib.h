@@ -307,6 +307,32 @@ tl_fd_dump(pid_t pid)
 	closedir(d);
 }
 
+/*
+ * This process's sockets: the posix face keeps idle connections to the
+ * daemon for reuse, and the daemon holds one fd for each.
+ */
+static inline int
+tl_socket_count(void)
+{
+	char		 path[300], link[64];
+	struct dirent	*de;
+	DIR		*dir;
+	ssize_t		 len;
+	int		 n = 0;
+
+	if ((dir = opendir("/proc/self/fd")) == NULL)
+		return -1;
+	while ((de = readdir(dir)) != NULL) {
+		snprintf(path, sizeof path, "/proc/self/fd/%s", de->d_name);
+		if ((len = readlink(path, link, sizeof link - 1)) <= 0)
+			continue;
+		link[len] = '\0';
+		n += strncmp(link, "socket:", 7) == 0;
+	}
+	closedir(dir);
+	return n;
+}
+
 /* The daemon's fd count once it has not changed for 300 ms (max 3 s). */
 static inline int
 tl_idle_fds(const struct tl_daemon *d)
