@@ -165,7 +165,7 @@ bench: all $(BENCH_BIN)
 asan:
 	$(MAKE) B=build-asan SAN='-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer' all
 check-asan:
-	SPAWND_SANITIZED=1 $(MAKE) B=build-asan SAN='-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer' check
+	$(MAKE) B=build-asan SAN='-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer' check
 ubsan:
 	$(MAKE) B=build-ubsan SAN='-fsanitize=undefined -fno-sanitize-recover=all' all
 
