@@ -466,7 +466,7 @@ client_open(const char *path, struct spawnd_client **ret_client)
 	return (0);
 fail:
 	spawnd_client_free(c);
-	return (r);
+	return (r < 0 ? r : -EIO);	/* never 0 without *ret_client set */
 }
 
 /*

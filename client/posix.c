@@ -48,7 +48,7 @@
 	    POSIX_SPAWN_SETSCHEDULER | POSIX_SPAWN_USEVFORK | \
 	    POSIX_SPAWN_SETSID)
 
-#define POSIX_TIED		0x1	/* in attr->__spawnd_flags */
+#define POSIX_TIED		0x1	/* in attr->at_spawnd_flags */
 #define POSIX_DEFAULT_PATH	"/bin:/usr/bin"	/* execvp's, glibc's */
 #define POSIX_SPAWN_TRIES	3	/* fd table changed under us */
 #define POSIX_WAIT_SLICE_MS	50	/* waitpid(-1) sees new entries */
@@ -533,8 +533,8 @@ posix_action_fds(struct spawnd_req *req,
 	size_t				 j;
 	int				 i, fd, r;
 
-	for (i = 0, a = fa != NULL ? fa->__actions : NULL;
-	    fa != NULL && i < fa->__used; i++, a++) {
+	for (i = 0, a = fa != NULL ? fa->fa_actions : NULL;
+	    fa != NULL && i < fa->fa_used; i++, a++) {
 		if ((fd = posix_action_src(a)) < 0 || fcntl(fd, F_GETFD) == -1)
 			continue;
 		for (j = 0; j < req->nfdmap; j++) {
@@ -557,26 +557,26 @@ posix_apply_attr(struct spawnd_req *req, const spawnd_posix_spawnattr_t *a)
 	int	r = 0;
 
 	req->flags |= PROTO_SPAWN_NO_PIDFD;
-	if (a == NULL || !(a->__spawnd_flags & POSIX_TIED))
+	if (a == NULL || !(a->at_spawnd_flags & POSIX_TIED))
 		req->flags |= PROTO_SPAWN_DETACH;
 	if (a == NULL)
 		return (0);
-	if (a->__flags & POSIX_SPAWN_SETSIGMASK)
-		req->sigmask = client_sigset_bits(&a->__ss);
-	if (a->__flags & POSIX_SPAWN_SETSIGDEF)
-		req->sigign &= ~client_sigset_bits(&a->__sd);
-	if (a->__flags & POSIX_SPAWN_RESETIDS)
+	if (a->at_flags & POSIX_SPAWN_SETSIGMASK)
+		req->sigmask = client_sigset_bits(&a->at_ss);
+	if (a->at_flags & POSIX_SPAWN_SETSIGDEF)
+		req->sigign &= ~client_sigset_bits(&a->at_sd);
+	if (a->at_flags & POSIX_SPAWN_RESETIDS)
 		req->flags |= PROTO_SPAWN_RESETIDS;
-	if (a->__flags & POSIX_SPAWN_SETSID)
+	if (a->at_flags & POSIX_SPAWN_SETSID)
 		req->flags |= PROTO_SPAWN_SETSID;
-	if (a->__flags & POSIX_SPAWN_SETPGROUP)
-		r = spawnd_req_set_pgroup(req, a->__pgrp);
-	if (r == 0 && (a->__flags & POSIX_SPAWN_SETSCHEDULER))
-		r = spawnd_req_set_sched(req, a->__policy, &a->__sp);
-	else if (r == 0 && (a->__flags & POSIX_SPAWN_SETSCHEDPARAM))
-		r = spawnd_req_set_sched(req, posix_caller_policy(), &a->__sp);
-	if (r == 0 && (a->__spawnd_flags & POSIX_TIED) && a->__grace_ms != 0)
-		r = spawnd_req_set_grace(req, a->__grace_ms);
+	if (a->at_flags & POSIX_SPAWN_SETPGROUP)
+		r = spawnd_req_set_pgroup(req, a->at_pgrp);
+	if (r == 0 && (a->at_flags & POSIX_SPAWN_SETSCHEDULER))
+		r = spawnd_req_set_sched(req, a->at_policy, &a->at_sp);
+	else if (r == 0 && (a->at_flags & POSIX_SPAWN_SETSCHEDPARAM))
+		r = spawnd_req_set_sched(req, posix_caller_policy(), &a->at_sp);
+	if (r == 0 && (a->at_spawnd_flags & POSIX_TIED) && a->at_grace_ms != 0)
+		r = spawnd_req_set_grace(req, a->at_grace_ms);
 	return (r);
 }
 
@@ -590,7 +590,7 @@ posix_apply_actions(struct spawnd_req *req,
 
 	if (fa == NULL)
 		return (0);
-	for (i = 0, a = fa->__actions; i < fa->__used; i++, a++) {
+	for (i = 0, a = fa->fa_actions; i < fa->fa_used; i++, a++) {
 		switch (a->kind) {
 		case PROTO_ACT_OPEN:
 			r = spawnd_req_add_open(req, a->fd, a->path, a->oflag,
@@ -1086,18 +1086,18 @@ posix_fa_add(spawnd_posix_spawn_file_actions_t *fa,
 	struct posix_action	*p;
 	int			 cap;
 
-	if (fa->__used >= PROTO_MAX_ACTIONS)
+	if (fa->fa_used >= PROTO_MAX_ACTIONS)
 		return (ENOMEM);
-	if (fa->__used >= fa->__allocated) {
-		cap = fa->__allocated > 0 ? fa->__allocated * 2 : 8;
-		if ((p = reallocarray(fa->__actions, (size_t)cap,
+	if (fa->fa_used >= fa->fa_allocated) {
+		cap = fa->fa_allocated > 0 ? fa->fa_allocated * 2 : 8;
+		if ((p = reallocarray(fa->fa_actions, (size_t)cap,
 		    sizeof *p)) == NULL)
 			return (ENOMEM);
-		fa->__actions = p;
-		fa->__allocated = cap;
+		fa->fa_actions = p;
+		fa->fa_allocated = cap;
 	}
-	p = fa->__actions;
-	p[fa->__used++] = *a;
+	p = fa->fa_actions;
+	p[fa->fa_used++] = *a;
 	return (0);
 }
 
@@ -1119,9 +1119,9 @@ spawnd_posix_spawn_file_actions_destroy(
 
 	if (fa == NULL)
 		return (EINVAL);
-	for (i = 0, a = fa->__actions; i < fa->__used; i++)
+	for (i = 0, a = fa->fa_actions; i < fa->fa_used; i++)
 		free(a[i].path);
-	free(fa->__actions);
+	free(fa->fa_actions);
 	memset(fa, 0, sizeof *fa);
 	return (0);
 }
@@ -1272,7 +1272,7 @@ spawnd_posix_spawnattr_setflags(spawnd_posix_spawnattr_t *attr, short flags)
 {
 	if (attr == NULL || ((unsigned short)flags & ~POSIX_FLAGS_ALL) != 0)
 		return (EINVAL);
-	attr->__flags = flags;
+	attr->at_flags = flags;
 	return (0);
 }
 
@@ -1282,7 +1282,7 @@ spawnd_posix_spawnattr_getflags(const spawnd_posix_spawnattr_t *attr,
 {
 	if (attr == NULL || flags == NULL)
 		return (EINVAL);
-	*flags = attr->__flags;
+	*flags = attr->at_flags;
 	return (0);
 }
 
@@ -1292,7 +1292,7 @@ spawnd_posix_spawnattr_setpgroup(spawnd_posix_spawnattr_t *attr,
 {
 	if (attr == NULL)
 		return (EINVAL);
-	attr->__pgrp = pgroup;
+	attr->at_pgrp = pgroup;
 	return (0);
 }
 
@@ -1302,7 +1302,7 @@ spawnd_posix_spawnattr_getpgroup(const spawnd_posix_spawnattr_t *attr,
 {
 	if (attr == NULL || pgroup == NULL)
 		return (EINVAL);
-	*pgroup = attr->__pgrp;
+	*pgroup = attr->at_pgrp;
 	return (0);
 }
 
@@ -1312,7 +1312,7 @@ spawnd_posix_spawnattr_setsigmask(spawnd_posix_spawnattr_t *attr,
 {
 	if (attr == NULL || sigmask == NULL)
 		return (EINVAL);
-	attr->__ss = *sigmask;
+	attr->at_ss = *sigmask;
 	return (0);
 }
 
@@ -1322,7 +1322,7 @@ spawnd_posix_spawnattr_getsigmask(const spawnd_posix_spawnattr_t *attr,
 {
 	if (attr == NULL || sigmask == NULL)
 		return (EINVAL);
-	*sigmask = attr->__ss;
+	*sigmask = attr->at_ss;
 	return (0);
 }
 
@@ -1332,7 +1332,7 @@ spawnd_posix_spawnattr_setsigdefault(spawnd_posix_spawnattr_t *attr,
 {
 	if (attr == NULL || sigdefault == NULL)
 		return (EINVAL);
-	attr->__sd = *sigdefault;
+	attr->at_sd = *sigdefault;
 	return (0);
 }
 
@@ -1342,7 +1342,7 @@ spawnd_posix_spawnattr_getsigdefault(const spawnd_posix_spawnattr_t *attr,
 {
 	if (attr == NULL || sigdefault == NULL)
 		return (EINVAL);
-	*sigdefault = attr->__sd;
+	*sigdefault = attr->at_sd;
 	return (0);
 }
 
@@ -1359,7 +1359,7 @@ spawnd_posix_spawnattr_setschedpolicy(spawnd_posix_spawnattr_t *attr,
 	case SCHED_RR:
 	case SCHED_BATCH:
 	case SCHED_IDLE:
-		attr->__policy = policy;
+		attr->at_policy = policy;
 		return (0);
 	default:
 		return (EINVAL);
@@ -1372,7 +1372,7 @@ spawnd_posix_spawnattr_getschedpolicy(const spawnd_posix_spawnattr_t *attr,
 {
 	if (attr == NULL || policy == NULL)
 		return (EINVAL);
-	*policy = attr->__policy;
+	*policy = attr->at_policy;
 	return (0);
 }
 
@@ -1382,7 +1382,7 @@ spawnd_posix_spawnattr_setschedparam(spawnd_posix_spawnattr_t *attr,
 {
 	if (attr == NULL || param == NULL)
 		return (EINVAL);
-	attr->__sp = *param;
+	attr->at_sp = *param;
 	return (0);
 }
 
@@ -1392,7 +1392,7 @@ spawnd_posix_spawnattr_getschedparam(const spawnd_posix_spawnattr_t *attr,
 {
 	if (attr == NULL || param == NULL)
 		return (EINVAL);
-	*param = attr->__sp;
+	*param = attr->at_sp;
 	return (0);
 }
 
@@ -1403,9 +1403,9 @@ spawnd_posix_spawnattr_settied_np(spawnd_posix_spawnattr_t *attr, int tied,
 	if (attr == NULL)
 		return (EINVAL);
 	if (tied)
-		attr->__spawnd_flags |= POSIX_TIED;
+		attr->at_spawnd_flags |= POSIX_TIED;
 	else
-		attr->__spawnd_flags &= ~(unsigned int)POSIX_TIED;
-	attr->__grace_ms = grace_ms;
+		attr->at_spawnd_flags &= ~(unsigned int)POSIX_TIED;
+	attr->at_grace_ms = grace_ms;
 	return (0);
 }

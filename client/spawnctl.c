@@ -224,7 +224,7 @@ parse_timeout(const char *s, unsigned int *ret_ms)
 	ms *= 1000;
 	if (*s == '.') {
 		for (s++; *s >= '0' && *s <= '9'; s++, ndigits++) {
-			ms += (unsigned int)(*s - '0') * scale;
+			ms += (unsigned long long)(*s - '0') * scale;
 			if (scale == 0 && *s != '0')
 				rest = 1;
 			scale /= 10;
@@ -1082,7 +1082,7 @@ cmd_pid(int argc, char **argv)
 {
 	struct spawnd_client	*client;
 	struct spawnd_ps	*list = NULL;
-	struct spawnd_exit	 ex;
+	struct spawnd_exit	 ex = { 0 };
 	const char		*path = NULL, *cmd = argv[0];
 	size_t			 n = 0;
 	pid_t			 pid = 0;

@@ -309,22 +309,22 @@ int	spawnd_run(const char *path, const struct spawnd_req *req,
  * exception to the library's no-typedef rule: POSIX names them so.
  */
 typedef struct {
-	int		 __allocated;
-	int		 __used;
-	void		*__actions;
-	int		 __pad[16];
+	int		 fa_allocated;
+	int		 fa_used;
+	void		*fa_actions;
+	int		 fa_pad[16];
 } spawnd_posix_spawn_file_actions_t;
 
 typedef struct {
-	short		 __flags;
-	pid_t		 __pgrp;
-	sigset_t	 __sd;
-	sigset_t	 __ss;
-	struct sched_param __sp;
-	int		 __policy;
-	unsigned int	 __spawnd_flags;
-	unsigned int	 __grace_ms;
-	int		 __pad[14];
+	short		 at_flags;
+	pid_t		 at_pgrp;
+	sigset_t	 at_sd;
+	sigset_t	 at_ss;
+	struct sched_param at_sp;
+	int		 at_policy;
+	unsigned int	 at_spawnd_flags;
+	unsigned int	 at_grace_ms;
+	int		 at_pad[14];
 } spawnd_posix_spawnattr_t;
 
 int	spawnd_posix_spawn(pid_t *pid, const char *path,

@@ -47,7 +47,7 @@
 #define CLOSE_RANGE_CLOEXEC		(1U << 2)
 #endif
 
-#define CHILD_STACK_SIZE	(256 * 1024)
+#define CHILD_STACK_SIZE	((size_t)256 * 1024)
 #define CHILD_GRACE_MS		5000
 
 struct child {
@@ -238,7 +238,7 @@ child_signals(const struct setup *s)
 	uint64_t	 ign = s->req->sigign;
 
 	for (sig = 1; sig <= PROTO_MAX_SIG; sig++) {
-		int	 want_ign = (ign >> (sig - 1)) & 1;
+		int	 want_ign = (int)((ign >> (sig - 1)) & 1);
 
 		if (!want_ign && !sigismember(&sd.sigchanged, sig))
 			continue;
@@ -363,7 +363,7 @@ child_fds(const struct setup *s)
 		idx = req->fdmap[i].index;
 		src = s->direct ? s->fds[idx] : s->top + 1 + (int)idx;
 		if (child_keep(src, req->fdmap[i].child_fd,
-		    req->fdmap[i].flags & PROTO_FD_CLOEXEC) == -1)
+		    (req->fdmap[i].flags & PROTO_FD_CLOEXEC) != 0) == -1)
 			return -1;
 	}
 	for (i = 0; i < req->nfdmap; i++) {
@@ -713,7 +713,7 @@ child_spawn(const struct child_spec *spec, struct conn *c, uint32_t id,
 	}
 	if (spec->req->has & PROTO_HAS_TIMEOUT) {
 		struct timeval	 tv = { spec->req->timeout_ms / 1000,
-				    (spec->req->timeout_ms % 1000) * 1000 };
+		    (suseconds_t)(spec->req->timeout_ms % 1000) * 1000 };
 
 		evtimer_add(ch->timer, &tv);
 	}
@@ -960,7 +960,7 @@ static void
 child_stop(struct child *ch)
 {
 	struct timeval	 tv = { ch->grace_ms / 1000,
-			    (ch->grace_ms % 1000) * 1000 };
+			    (suseconds_t)(ch->grace_ms % 1000) * 1000 };
 
 	ch->stopping = 1;
 	(void)child_signal(ch, SIGTERM,

@@ -36,7 +36,7 @@ enum conn_state {
 
 /* A reply that did not fit in the socket: sent on EV_WRITE. */
 struct out {
-	TAILQ_ENTRY(out)	 entry;
+	STAILQ_ENTRY(out)	 entry;
 	int			 fd;		/* to attach, or -1 */
 	size_t			 len;
 	uint8_t			 data[];
@@ -50,7 +50,7 @@ struct conn {
 	enum conn_state		 state;
 	struct event		*rev;
 	struct event		*wev;
-	TAILQ_HEAD(, out)	 outq;
+	STAILQ_HEAD(, out)	 outq;
 	size_t			 outq_bytes;
 	unsigned int		 nchildren;
 	uint64_t		 deadline;	/* ms: HELLO or the last frame */
@@ -117,7 +117,7 @@ conn_new(int fd, uid_t uid, pid_t pid)
 	c->pid = pid;
 	c->state = CONN_HELLO;
 	c->deadline = conn_now() + sd.limits.handshake_ms;
-	TAILQ_INIT(&c->outq);
+	STAILQ_INIT(&c->outq);
 	c->rev = event_new(sd.base, fd, EV_READ | EV_PERSIST, conn_read, c);
 	c->wev = event_new(sd.base, fd, EV_WRITE | EV_PERSIST, conn_write, c);
 	if (c->rev == NULL || c->wev == NULL || event_add(c->rev, NULL)) {
@@ -601,7 +601,7 @@ conn_error(struct conn *c, uint32_t id, int error, const char *why)
 
 	log_info("pid %d uid %u: %s, closing", (int)c->pid, (unsigned)c->uid,
 	    why);
-	if (TAILQ_EMPTY(&c->outq)) {
+	if (STAILQ_EMPTY(&c->outq)) {
 		m.error = (uint32_t)error;
 		m.message = why;
 		proto_buf_init(&b);
@@ -632,7 +632,7 @@ conn_send(struct conn *c, uint16_t type, uint32_t id, const uint8_t *payload,
 	if (c->state == CONN_CLOSING)
 		return;
 	proto_encode_hdr(h, &hdr);
-	if (TAILQ_EMPTY(&c->outq)) {
+	if (STAILQ_EMPTY(&c->outq)) {
 		iov[0].iov_base = h;
 		iov[0].iov_len = sizeof h;
 		iov[1].iov_base = (void *)(uintptr_t)payload;
@@ -663,7 +663,7 @@ conn_send(struct conn *c, uint16_t type, uint32_t id, const uint8_t *payload,
 	memcpy(o->data, h, sizeof h);
 	if (len > 0)
 		memcpy(o->data + sizeof h, payload, len);
-	TAILQ_INSERT_TAIL(&c->outq, o, entry);
+	STAILQ_INSERT_TAIL(&c->outq, o, entry);
 	c->outq_bytes += o->len;
 	event_add(c->wev, NULL);
 }
@@ -678,7 +678,7 @@ conn_write(int fd, short what, void *arg)
 	ssize_t		 n;
 
 	(void)what;
-	while ((o = TAILQ_FIRST(&c->outq)) != NULL) {
+	while ((o = STAILQ_FIRST(&c->outq)) != NULL) {
 		iov.iov_base = o->data;
 		iov.iov_len = o->len;
 		n = fdio_send(fd, &iov, 1, &o->fd, o->fd != -1, MSG_DONTWAIT);
@@ -688,7 +688,7 @@ conn_write(int fd, short what, void *arg)
 			conn_free(c);
 			return;
 		}
-		TAILQ_REMOVE(&c->outq, o, entry);
+		STAILQ_REMOVE_HEAD(&c->outq, entry);
 		c->outq_bytes -= o->len;
 		if (o->fd != -1)
 			(void)close(o->fd);
@@ -720,8 +720,8 @@ conn_free(struct conn *c)
 
 	log_debug("connection from pid %d closed", (int)c->pid);
 	child_conn_closed(c);
-	while ((o = TAILQ_FIRST(&c->outq)) != NULL) {
-		TAILQ_REMOVE(&c->outq, o, entry);
+	while ((o = STAILQ_FIRST(&c->outq)) != NULL) {
+		STAILQ_REMOVE_HEAD(&c->outq, entry);
 		if (o->fd != -1)
 			(void)close(o->fd);
 		free(o);

@@ -33,15 +33,26 @@ void
 log_init(int debug)
 {
 	const char	*js;
+	char		*end;
 	struct stat	 st;
 	unsigned long	 dev, ino;
+	int		 saved = errno;
 
 	log_debug_on = debug;
-	js = getenv("JOURNAL_STREAM");
-	if (js != NULL && sscanf(js, "%lu:%lu", &dev, &ino) == 2 &&
-	    fstat(STDERR_FILENO, &st) == 0 &&
-	    st.st_dev == dev && st.st_ino == ino)
-		log_journal = 1;
+	if ((js = getenv("JOURNAL_STREAM")) == NULL)
+		return;
+	/* "DEV:INO"; strtoul, unlike sscanf, reports overflow. */
+	errno = 0;
+	dev = strtoul(js, &end, 10);
+	if (end != js && *end == ':') {
+		js = end + 1;
+		ino = strtoul(js, &end, 10);
+		if (errno == 0 && end != js && *end == '\0' &&
+		    fstat(STDERR_FILENO, &st) == 0 &&
+		    st.st_dev == dev && st.st_ino == ino)
+			log_journal = 1;
+	}
+	errno = saved;
 }
 
 static void

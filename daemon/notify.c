@@ -64,7 +64,7 @@ notify_init(unsigned int idle_sec)
 void
 notify_changed(void)
 {
-	struct timeval	 tv = { 0, NOTIFY_STATUS_MS * 1000 };
+	struct timeval	 tv = { 0, (suseconds_t)NOTIFY_STATUS_MS * 1000 };
 	struct timeval	 idle = { (time_t)notify_idle_sec, 0 };
 
 	if (sd.quitting)
