@@ -930,7 +930,12 @@ int
 child_watch(struct child *ch, struct conn *c, uint32_t id)
 {
 	struct watcher	*w;
+	size_t		 i;
 
+	/* One watch per connection: watchers stay bounded by connections. */
+	for (i = 0; i < ch->nwatchers; i++)
+		if (ch->watchers[i].conn == c)
+			return -EALREADY;
 	w = reallocarray(ch->watchers, ch->nwatchers + 1, sizeof *w);
 	if (w == NULL)
 		return -ENOMEM;

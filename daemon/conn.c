@@ -321,6 +321,12 @@ conn_spawn_frame(struct conn *c, const struct proto_hdr *hdr,
 {
 	int	 more = (hdr->flags & PROTO_F_MORE) != 0;
 
+	/* First: past the first frame, fds of any number break the rules. */
+	if (c->assembling && nfds > 0) {
+		fdio_close_all(fds, nfds);
+		return conn_error(c, hdr->id, EPROTO,
+		    "fds on a continuation frame");
+	}
 	if (nfds > sd.limits.request_fds) {
 		fdio_close_all(fds, nfds);
 		if (more)
@@ -340,11 +346,6 @@ conn_spawn_frame(struct conn *c, const struct proto_hdr *hdr,
 		conn_spawn(c, hdr->id, p, hdr->length, fds, nfds);
 		fdio_close_all(fds, nfds);
 		return 0;
-	}
-	if (c->assembling && nfds > 0) {
-		fdio_close_all(fds, nfds);
-		return conn_error(c, hdr->id, EPROTO,
-		    "fds on a continuation frame");
 	}
 	if (!c->assembling) {
 		c->assembling = 1;
@@ -560,13 +561,14 @@ conn_watch(struct conn *c, const struct proto_hdr *hdr, const uint8_t *p)
 {
 	struct child	*ch;
 	uint32_t	 pid;
+	int		 r;
 
 	if (proto_decode_watch(p, hdr->length, &pid) < 0)
 		return conn_error(c, hdr->id, EPROTO, "malformed WATCH");
 	if ((ch = conn_by_pid(c, hdr->id, pid)) == NULL)
 		return 0;
-	if (child_watch(ch, c, hdr->id) < 0)
-		conn_failed(c, hdr->id, ENOMEM, PROTO_STEP_REQUEST,
+	if ((r = child_watch(ch, c, hdr->id)) < 0)
+		conn_failed(c, hdr->id, -r, PROTO_STEP_REQUEST,
 		    PROTO_NO_INDEX);
 	else
 		conn_send(c, PROTO_OK, hdr->id, NULL, 0, -1);

@@ -113,7 +113,8 @@
  *
  * PROTO_WATCH (c->d), payload: 0 u32 pid.  Asks for the exit record of a
  *	live child of the caller's uid: PROTO_OK now, and PROTO_EXITED with
- *	the WATCH's id when it exits; or PROTO_FAILED (ESRCH, EPERM).
+ *	the WATCH's id when it exits; or PROTO_FAILED (ESRCH, EPERM;
+ *	EALREADY: this connection watches it already).
  *
  * PROTO_PING (c->d), empty payload.  PROTO_PONG (d->c), payload:
  *	0 u32 pid		daemon's pid

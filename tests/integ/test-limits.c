@@ -544,6 +544,24 @@ test_max_fds(void)
 	CHECK_INT(f.type, ==, PROTO_ERROR);
 	CHECK_INT(f.err, ==, E2BIG);
 	close(s);
+	/*
+	 * 3 fds on the last frame of a split request: fds on a continuation
+	 * break the protocol whatever their number (ERROR, closed), rather
+	 * than FAILED E2BIG with the request left half open.
+	 */
+	if ((s = st_raw_connect(d.sock)) < 0 || st_hello(s, 1) != 0) {
+		tl_fail(__FILE__, __LINE__, "raw connect");
+		goto out;
+	}
+	CHECK_OK(st_send_half_spawn(s, 4, argv, NULL, 0));
+	st_hdr(b, PROTO_SPAWN, 0, 1, 3, 4);
+	b[PROTO_HDR_SIZE] = 0;
+	CHECK_OK(st_send(s, b, PROTO_HDR_SIZE + 1, w, 3));
+	CHECK_INT(st_recv(s, &f, 5000, NULL), ==, 1);
+	CHECK_INT(f.type, ==, PROTO_ERROR);
+	CHECK_INT(f.err, ==, EPROTO);
+	CHECK_INT(st_recv(s, &f, 5000, NULL), ==, 0);
+	close(s);
 	for (i = 0; i < 3; i++) {
 		close(p[i][1]);
 		if (!st_pipe_eof(p[i][0], 2000))
@@ -659,6 +677,55 @@ out:
 	finish(&d);
 }
 
+/* A connection watches a child once: repeats are refused, not stored. */
+static void
+test_watch_twice(void)
+{
+	const char		*argv[] = { "/bin/sleep", "30", NULL };
+	uint8_t			 b[64];
+	struct st_frame		 f;
+	struct tl_daemon	 d;
+	uint32_t		 pid, id;
+	int			 s, exited = 0;
+
+	tl_log("== WATCH of one child twice from one connection");
+	if (start(&d, NULL) != 0)
+		return;
+	if ((s = st_raw_connect(d.sock)) < 0 || st_hello(s, 1) != 0) {
+		tl_fail(__FILE__, __LINE__, "raw connect");
+		goto out;
+	}
+	CHECK_OK(st_send_spawn(s, 1, argv, NULL, 0, 0));
+	CHECK_INT(st_recv(s, &f, 5000, NULL), ==, 1);
+	CHECK_INT(f.type, ==, PROTO_STARTED);
+	pid = f.pid;
+	for (id = 2; id <= 11; id++) {
+		st_hdr(b, PROTO_WATCH, 0, 4, 0, id);
+		st_le32(b + PROTO_HDR_SIZE, pid);
+		CHECK_OK(st_send(s, b, PROTO_HDR_SIZE + 4, NULL, 0));
+		CHECK_INT(st_recv(s, &f, 5000, NULL), ==, 1);
+		CHECK_INT(f.id, ==, id);
+		CHECK_INT(f.type, ==, id == 2 ? PROTO_OK : PROTO_FAILED);
+		if (id > 2)
+			CHECK_INT(f.err, ==, EALREADY);
+	}
+	st_hdr(b, PROTO_KILL, 0, 12, 0, 12);
+	st_le32(b + PROTO_HDR_SIZE, 1);
+	st_le32(b + PROTO_HDR_SIZE + 4, SIGKILL);
+	st_le32(b + PROTO_HDR_SIZE + 8, 0);
+	CHECK_OK(st_send(s, b, PROTO_HDR_SIZE + 12, NULL, 0));
+	/* Exactly two exit records: the spawn's and the one watch's. */
+	while (st_recv(s, &f, 1000, NULL) == 1)
+		if (f.type == PROTO_EXITED) {
+			CHECK(f.id == 1 || f.id == 2);
+			exited++;
+		}
+	CHECK_INT(exited, ==, 2);
+	close(s);
+out:
+	finish(&d);
+}
+
 int
 main(void)
 {
@@ -672,6 +739,7 @@ main(void)
 	test_max_queue();
 	test_max_request();
 	test_max_fds();
+	test_watch_twice();
 	test_handshake_timeout();
 	test_request_timeout();
 	return tl_exit();
