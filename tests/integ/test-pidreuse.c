@@ -217,6 +217,15 @@ wait_reaped(int pidfd)
 	return errno == ESRCH ? 0 : -1;
 }
 
+/* Waits (10 s) until fd has something to read. */
+static int
+wait_readable(int fd)
+{
+	struct pollfd	pfd = { .fd = fd, .events = POLLIN };
+
+	return poll(&pfd, 1, 10000) == 1 ? 0 : -1;
+}
+
 static int
 inner(void)
 {
@@ -294,7 +303,14 @@ inner(void)
 		}
 		dead = spawnd_child_pid(ch);
 		pidfd = spawnd_child_fd(ch);
-		if (pidfd < 0 || wait_reaped(pidfd) != 0) {
+		/*
+		 * ESRCH on the pidfd can come a moment before the kernel
+		 * frees the pid number (release_task frees it last); the
+		 * daemon's EXITED is sent after its waitid returned, when it
+		 * is free.  Wait for that record to arrive, unread.
+		 */
+		if (pidfd < 0 || wait_reaped(pidfd) != 0 ||
+		    wait_readable(spawnd_client_fd(c)) != 0) {
 			tl_fail(__FILE__, __LINE__, "iteration %d: child %d "
 			    "not reaped", it, (int)dead);
 			spawnd_child_free(ch);
