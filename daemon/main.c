@@ -229,15 +229,7 @@ main(int argc, char **argv)
 	int		 background = 0;
 	const int	 sigs[3] = { SIGTERM, SIGINT, SIGHUP };
 
-	sd.limits.conns = 4096;
-	sd.limits.conns_per_uid = 2048;
-	sd.limits.children = 4096;
-	sd.limits.children_per_conn = 1024;
-	sd.limits.outq_bytes = 1 << 20;
-	sd.limits.request_bytes = PROTO_MAX_REQUEST;
-	sd.limits.request_fds = PROTO_MAX_FDS;
-	sd.limits.handshake_ms = 5000;
-	sd.limits.request_ms = 10000;
+	sd.limits = LIMITS_DEFAULT;
 	while ((ch = getopt_long(argc, argv, "s:dVh", opts, NULL)) != -1) {
 		switch (ch) {
 		case 's': path = optarg; break;

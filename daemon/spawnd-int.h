@@ -18,7 +18,7 @@ struct event_base;
 struct conn;
 struct child;
 
-/* Limits a client cannot exceed; defaults in main.c, set by flags. */
+/* Limits a client cannot exceed: LIMITS_DEFAULT, changed by flags. */
 struct limits {
 	unsigned int	 conns;		/* connections in total */
 	unsigned int	 conns_per_uid;
@@ -31,6 +31,11 @@ struct limits {
 	unsigned int	 request_ms;	/* first to last frame of a request */
 	int		 foreign_ns;	/* serve peers in other namespaces */
 };
+#define LIMITS_DEFAULT	((struct limits){ .conns = 4096,		\
+	.conns_per_uid = 2048, .children = 4096, .children_per_conn = 1024, \
+	.outq_bytes = 1 << 20, .request_bytes = PROTO_MAX_REQUEST,	\
+	.request_fds = PROTO_MAX_FDS, .handshake_ms = 5000,		\
+	.request_ms = 10000 })
 
 /* The daemon's state: single-threaded, so one instance, reached as sd. */
 struct spawnd {
