@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <dirent.h>
@@ -53,7 +54,7 @@
 #define POSIX_SPAWN_TRIES	3	/* fd table changed under us */
 #define POSIX_WAIT_SLICE_MS	50	/* waitpid(-1) sees new entries */
 #define POSIX_POOL_MAX		8	/* idle connections kept for reuse */
-#define POSIX_PATH_MAX		108	/* sockaddr_un's sun_path */
+#define POSIX_PATH_MAX		sizeof(((struct sockaddr_un *)0)->sun_path)
 
 /* collect results for waitpid(-1) */
 #define POSIX_READY		0

@@ -1550,7 +1550,7 @@ main(void)
 	if ((cl = tl_connect(&d)) == NULL)
 		goto out;
 	dfds = tl_idle_fds(&d);
-	socks = tl_socket_count();
+	socks = tl_sockets(NULL, 0);
 
 	test_baseline();
 	test_fdmap();
@@ -1570,7 +1570,7 @@ main(void)
 	 * Every request's fds are gone from the daemon; it holds only the
 	 * connections the posix face keeps for reuse.
 	 */
-	TL_CHECK_FDS(&d, dfds + tl_socket_count() - socks);
+	TL_CHECK_FDS(&d, dfds + tl_sockets(NULL, 0) - socks);
 out:
 	spawnd_client_free(cl);
 	tl_stop(&d);

@@ -308,16 +308,19 @@ tl_fd_dump(pid_t pid)
 }
 
 /*
- * This process's sockets: the posix face keeps idle connections to the
- * daemon for reuse, and the daemon holds one fd for each.
+ * This process's sockets (the posix face keeps idle connections to the
+ * daemon for reuse, and the daemon holds one fd for each): how many, and
+ * with ino != NULL the inodes of the first max, sorted.
  */
 static inline int
-tl_socket_count(void)
+tl_sockets(unsigned long *ino, size_t max)
 {
 	char		 path[300], link[64];
 	struct dirent	*de;
 	DIR		*dir;
 	ssize_t		 len;
+	unsigned long	 v;
+	size_t		 i;
 	int		 n = 0;
 
 	if ((dir = opendir("/proc/self/fd")) == NULL)
@@ -327,7 +330,14 @@ tl_socket_count(void)
 		if ((len = readlink(path, link, sizeof link - 1)) <= 0)
 			continue;
 		link[len] = '\0';
-		n += strncmp(link, "socket:", 7) == 0;
+		if (sscanf(link, "socket:[%lu]", &v) != 1)
+			continue;
+		if (ino != NULL && (size_t)n < max) {
+			for (i = (size_t)n; i > 0 && ino[i - 1] > v; i--)
+				ino[i] = ino[i - 1];
+			ino[i] = v;
+		}
+		n++;
 	}
 	closedir(dir);
 	return n;
