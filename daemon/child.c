@@ -14,6 +14,7 @@
  * waitid(P_PIDFD) cannot reap a recycled pid.
  */
 
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -34,11 +35,12 @@
 
 #include <event2/event.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#endif
-
+#include "rawsys.h"
 #include "spawnd-int.h"
+
+/* No sanitizer runtime in the child: its state is the daemon's. */
+#define CHILD_CODE	__attribute__((no_sanitize("address", "thread", \
+			    "undefined")))
 
 #ifndef PIDFD_SIGNAL_PROCESS_GROUP
 #define PIDFD_SIGNAL_PROCESS_GROUP	(1U << 2)
@@ -48,6 +50,7 @@
 #endif
 
 #define CHILD_STACK_SIZE	((size_t)256 * 1024)
+#define CHILD_STACK_POOL	8	/* idle stacks kept */
 #define CHILD_GRACE_MS		5000
 
 struct child {
@@ -68,6 +71,8 @@ struct child {
 	char			*summary;	/* argv, for PROTO_LIST */
 	struct watcher		*watchers;	/* PROTO_WATCH requests */
 	size_t			 nwatchers;
+	struct launch		*launch;	/* until exec'd: see there */
+	uint32_t		 timeout_ms;	/* 0: none */
 };
 
 /* A connection waiting for a child's exit record (spawnctl wait). */
@@ -83,7 +88,8 @@ struct setup {
 	size_t			 nfds;
 	int			 direct;	/* no source fd is a target */
 	int			 top;		/* first fd above every target */
-	int			 exec_fd;	/* lands at top, or -1 */
+	int			 exec_fd;	/* index of the exec fd, or -1 */
+	int			 own[2];	/* exec fd, notify pipe: or -1 */
 	uint64_t		 mask;		/* kernel sigset, 64 bits */
 	const char		*path;		/* NULL: exec_fd */
 	const char		*search;	/* PATH for path search, or NULL */
@@ -92,137 +98,204 @@ struct setup {
 	int			 index;
 };
 
+/*
+ * A child between clone and exec: it runs on our memory, so all it reads
+ * is kept here until the notify pipe's EOF says it has exec'd or is gone.
+ */
+struct launch {
+	struct setup		 s;
+	struct proto_spawn	 req;
+	void			*body;		/* req's strings */
+	char			*stack;
+	int			 rfd;		/* notify pipe, read end */
+	struct event		*ev;
+	int			 fds[];		/* the request's, numbers */
+};
+
+/* The kernel's struct rlimit64, which prlimit64 takes. */
+struct krlimit {
+	uint64_t		 cur;
+	uint64_t		 max;
+};
+
 static int	child_main(void *);
-static int	child_signals(const struct setup *);
-static int	child_ids(const struct setup *);
-static int	child_rlimits_apply(const struct proto_spawn *);
-static int	child_fds(const struct setup *);
-static int	child_keep(int, int, int);
-static int	child_action(struct setup *, const struct proto_action *);
-static int	child_guard(struct setup *, const struct proto_action *);
-static void	child_exec(struct setup *);
+static long	child_signals(const struct setup *);
+static long	child_ids(const struct setup *, int *);
+static long	child_rlimits_apply(const struct proto_spawn *);
+static long	child_fds(struct setup *);
+static long	child_keep(int, int, int);
+static long	child_action(struct setup *, const struct proto_action *);
+static long	child_guard(struct setup *, const struct proto_action *);
+static long	child_exec(const struct setup *);
 static int	child_is_script(int);
-static void	child_search(const struct setup *, char *const *, int *);
-static void	child_prepare(struct setup *, const struct child_spec *);
+static long	child_search(const struct setup *, char *const *);
+static void	child_fail(struct setup *, int, int, long);
+static void	child_prepare(struct setup *, const struct proto_spawn *,
+		    const int *, size_t);
 static int	child_cmp_fd(const void *, const void *);
+static void	child_launched(int, short, void *);
+static int	child_watch_new(struct child *, struct proto_failed *);
 static void	child_reaped(int, short, void *);
 static void	child_timer(int, short, void *);
 static void	child_stop(struct child *);
 static void	child_free(struct child *);
-static void	child_fail(struct setup *, int, int);
+static void	child_launch_free(struct launch *);
+static char	*child_stack_get(void);
+static void	child_stack_put(char *);
 static char	*child_summary(const struct proto_spawn *);
 static void	child_report(struct child *, const siginfo_t *,
 		    const struct rusage *);
-static void	child_unpoison(void);
 
 static TAILQ_HEAD(, child) children = TAILQ_HEAD_INITIALIZER(children);
-static char		*child_stack;
-static struct rlimit	 child_rlimits[PROTO_RLIMIT_COUNT];	/* ours now */
-static struct rlimit	 child_nofile;	/* RLIMIT_NOFILE as we found it */
+static char		*child_stacks[CHILD_STACK_POOL];	/* idle ones */
+static int		 child_nstacks;
+static long		 child_page;
+static struct krlimit	 child_rlimits[PROTO_RLIMIT_COUNT];	/* ours now */
+static struct krlimit	 child_nofile;	/* RLIMIT_NOFILE as we found it */
+static uint64_t		 child_reset;	/* sd.sigchanged, bit sig - 1 */
+static unsigned int	 child_ncpu;	/* CPUs we may run on */
+static unsigned int	 child_nlaunching;	/* async, before exec */
 
 /*
- * Allocates the clone stack once (CLONE_VFORK suspends us until the child
- * execs, so one stack serves every spawn), records the daemon's rlimits
- * and raises its own RLIMIT_NOFILE soft limit to the hard one: many
+ * Records the daemon's rlimits and the dispositions it changed, and
+ * raises its own RLIMIT_NOFILE soft limit to the hard one: many
  * connections need many fds, but children get the soft limit back.
  */
 void
 child_init(void)
 {
-	int	 r;
+	struct rlimit	 rl;
+	cpu_set_t	 cpus;
+	int		 r;
 
-	child_stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (child_stack == MAP_FAILED)
-		fatal("mmap child stack");
-	for (r = 0; r < PROTO_RLIMIT_COUNT; r++)
-		if (getrlimit(r, &child_rlimits[r]) == -1)
+	if ((child_page = sysconf(_SC_PAGESIZE)) <= 0)
+		child_page = 4096;
+	child_ncpu = 1;
+	if (sched_getaffinity(0, sizeof cpus, &cpus) == 0 &&
+	    CPU_COUNT(&cpus) > 1)
+		child_ncpu = (unsigned int)CPU_COUNT(&cpus);
+	for (r = 1; r <= PROTO_MAX_SIG; r++)
+		if (sigismember(&sd.sigchanged, r) == 1)
+			child_reset |= (uint64_t)1 << (r - 1);
+	for (r = 0; r < PROTO_RLIMIT_COUNT; r++) {
+		if (getrlimit(r, &rl) == -1)
 			fatal("getrlimit %d", r);
+		child_rlimits[r].cur = rl.rlim_cur;
+		child_rlimits[r].max = rl.rlim_max;
+	}
 	child_nofile = child_rlimits[RLIMIT_NOFILE];
-	if (child_nofile.rlim_cur < child_nofile.rlim_max) {
-		child_rlimits[RLIMIT_NOFILE].rlim_cur = child_nofile.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &child_rlimits[RLIMIT_NOFILE]))
+	if (child_nofile.cur < child_nofile.max) {
+		rl.rlim_cur = rl.rlim_max = child_nofile.max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
 			log_warn("raising RLIMIT_NOFILE, ignoring");
-		(void)getrlimit(RLIMIT_NOFILE, &child_rlimits[RLIMIT_NOFILE]);
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+			child_rlimits[RLIMIT_NOFILE].cur = rl.rlim_cur;
 	}
 }
 
 /*
- * Under AddressSanitizer: the clone child's frames never return (it execs
- * or exits), so the poison ASan left on their redzones would still be on
- * the shared stack at the next spawn.  Wipe it first.
+ * A stack for one clone child, from a small pool: a child holds it only
+ * until it execs.  The lowest page is a guard.
  */
-static void
-child_unpoison(void)
+static char *
+child_stack_get(void)
 {
-#if defined(__SANITIZE_ADDRESS__)
-	__asan_unpoison_memory_region(child_stack, CHILD_STACK_SIZE);
-#endif
+	char	*p;
+
+	if (child_nstacks > 0)
+		return child_stacks[--child_nstacks];
+	p = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (mprotect(p, (size_t)child_page, PROT_NONE) == -1) {
+		(void)munmap(p, CHILD_STACK_SIZE);
+		return NULL;
+	}
+	return p;
 }
 
 static void
-child_fail(struct setup *s, int step, int index)
+child_stack_put(char *p)
 {
-	s->error = errno != 0 ? errno : EINVAL;
-	s->step = step;
+	if (p == NULL)
+		return;
+	if (child_nstacks < CHILD_STACK_POOL)
+		child_stacks[child_nstacks++] = p;
+	else
+		(void)munmap(p, CHILD_STACK_SIZE);
+}
+
+/*
+ * Everything from here to child_cmp_fd() runs in the clone child, on its
+ * own stack but in our memory while we go on: no libc (errno, locks,
+ * sanitizer state are shared), only rs_call() and plain loops.
+ */
+static void CHILD_CODE
+child_fail(struct setup *s, int step, int index, long err)
+{
+	s->error = err < 0 ? (int)-err : EINVAL;
 	s->index = index;
+	s->step = step;
 }
 
 /* Runs in the cloned child: set-up in POSIX order, then exec. */
-static int
+static int CHILD_CODE
 child_main(void *arg)
 {
 	struct setup			*s = arg;
 	const struct proto_spawn	*req = s->req;
 	uint32_t			 i;
+	long				 r;
 	int				 step;
 
 	step = PROTO_STEP_SIGNALS;
-	if (child_signals(s) == -1)
+	if ((r = child_signals(s)) < 0)
 		goto fail;
 	/*
 	 * A tied child must not outlive a daemon that dies without closing
 	 * its connections (SIGKILL, crash): nobody could stop it then.
 	 */
 	if (!(req->flags & PROTO_SPAWN_DETACH) &&
-	    prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
+	    (r = RS2(SYS_prctl, PR_SET_PDEATHSIG, SIGTERM)) < 0)
 		goto fail;
 	step = PROTO_STEP_SETSID;
-	if ((req->flags & PROTO_SPAWN_SETSID) && setsid() == -1)
+	if ((req->flags & PROTO_SPAWN_SETSID) && (r = RS0(SYS_setsid)) < 0)
 		goto fail;
 	step = PROTO_STEP_PGROUP;
 	if ((req->has & PROTO_HAS_PGROUP) &&
-	    setpgid(0, (pid_t)req->pgroup) == -1)
+	    (r = RS2(SYS_setpgid, 0, req->pgroup)) < 0)
 		goto fail;
-	if ((step = child_ids(s)) != PROTO_STEP_NONE)
+	if ((r = child_ids(s, &step)) < 0)
 		goto fail;
 	if (req->has & PROTO_HAS_UMASK)
-		umask((mode_t)req->umask);
+		(void)RS1(SYS_umask, req->umask);
 	step = PROTO_STEP_CWD;
-	if (req->cwd_fd >= 0 && fchdir(s->fds[req->cwd_fd]) == -1)
+	if (req->cwd_fd >= 0 &&
+	    (r = RS1(SYS_fchdir, s->fds[req->cwd_fd])) < 0)
 		goto fail;
-	if (req->cwd != NULL && chdir(req->cwd) == -1)
+	if (req->cwd != NULL && (r = RS1(SYS_chdir, req->cwd)) < 0)
 		goto fail;
 	step = PROTO_STEP_FDS;
-	if (child_fds(s) == -1)
+	if ((r = child_fds(s)) < 0)
 		goto fail;
 	for (i = 0; i < req->nactions; i++)
-		if (child_action(s, &req->actions[i]) == -1) {
-			child_fail(s, PROTO_STEP_ACTION, (int)i);
+		if ((r = child_action(s, &req->actions[i])) < 0) {
+			child_fail(s, PROTO_STEP_ACTION, (int)i, r);
 			return 127;
 		}
 	step = PROTO_STEP_RLIMIT;
-	if (child_rlimits_apply(req) == -1)
+	if ((r = child_rlimits_apply(req)) < 0)
 		goto fail;
 	step = PROTO_STEP_SIGNALS;
 	/* Raw: glibc would drop signals 32 and 33 from the mask. */
-	if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &s->mask, NULL,
-	    sizeof s->mask) == -1)
+	if ((r = RS4(SYS_rt_sigprocmask, SIG_SETMASK, &s->mask, NULL,
+	    sizeof s->mask)) < 0)
 		goto fail;
-	child_exec(s);
-	return 127;
+	r = child_exec(s);
+	step = PROTO_STEP_EXEC;
 fail:
-	child_fail(s, step, -1);
+	child_fail(s, step, -1, r);
 	return 127;
 }
 
@@ -231,19 +304,20 @@ fail:
  * the request's ignored signals to SIG_IGN; the rest already are SIG_DFL
  * (main.c resets them at start-up).  Signals stay blocked until the end.
  */
-static int
+static long CHILD_CODE
 child_signals(const struct setup *s)
 {
-	int		 sig;
 	uint64_t	 ign = s->req->sigign;
+	long		 r;
+	int		 sig;
 
 	for (sig = 1; sig <= PROTO_MAX_SIG; sig++) {
-		int	 want_ign = (int)((ign >> (sig - 1)) & 1);
+		uint64_t	 bit = (uint64_t)1 << (sig - 1);
 
-		if (!want_ign && !sigismember(&sd.sigchanged, sig))
+		if (!((ign | child_reset) & bit))
 			continue;
-		if (child_sigaction(sig, want_ign) == -1)
-			return -1;
+		if ((r = child_sigaction(sig, (ign & bit) != 0)) < 0)
+			return r;
 	}
 	return 0;
 }
@@ -251,9 +325,9 @@ child_signals(const struct setup *s)
 /*
  * Sets sig to SIG_IGN or SIG_DFL with the raw system call: glibc refuses
  * its internal signals 32 and 33, which a parent may still have ignored.
- * No handler is installed, so no sa_restorer is needed.
+ * No handler is installed, so no sa_restorer is needed.  Returns -errno.
  */
-int
+long CHILD_CODE
 child_sigaction(int sig, int ign)
 {
 	struct {
@@ -261,39 +335,48 @@ child_sigaction(int sig, int ign)
 		unsigned long	 flags;
 		void		*restorer;
 		uint64_t	 mask;
-	} ksa = { ign ? (void *)SIG_IGN : (void *)SIG_DFL, 0, NULL, 0 };
+	} ksa;
 
 	if (sig == SIGKILL || sig == SIGSTOP)
 		return 0;
-	return (int)syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof ksa.mask);
+	ksa.handler = ign ? (void *)SIG_IGN : (void *)SIG_DFL;
+	ksa.flags = 0;
+	ksa.restorer = NULL;
+	ksa.mask = 0;
+	return RS4(SYS_rt_sigaction, sig, &ksa, NULL, sizeof ksa.mask);
 }
 
 /*
  * Scheduling, ids and nice: the attributes applied before the fds.
- * Returns the step that failed, or PROTO_STEP_NONE.
+ * Returns -errno with *step set to the step that failed.
  */
-static int
-child_ids(const struct setup *s)
+static long CHILD_CODE
+child_ids(const struct setup *s, int *step)
 {
 	const struct proto_spawn	*req = s->req;
-	struct sched_param		 sp = { .sched_priority =
-					    req->sched_priority };
+	struct sched_param		 sp;
+	long				 r;
 
+	sp.sched_priority = req->sched_priority;
+	*step = PROTO_STEP_SCHED;
 	if (req->flags & PROTO_SPAWN_SETSCHEDULER) {
-		if (sched_setscheduler(0, (int)req->sched_policy, &sp) == -1)
-			return PROTO_STEP_SCHED;
+		if ((r = RS3(SYS_sched_setscheduler, 0, req->sched_policy,
+		    &sp)) < 0)
+			return r;
 	} else if ((req->has & PROTO_HAS_SCHED) &&
-	    sched_setparam(0, &sp) == -1)
-		return PROTO_STEP_SCHED;
+	    (r = RS2(SYS_sched_setparam, 0, &sp)) < 0)
+		return r;
 	/* Raw syscalls: glibc's set*id would signal every thread. */
+	*step = PROTO_STEP_RESETIDS;
 	if ((req->flags & PROTO_SPAWN_RESETIDS) &&
-	    (syscall(SYS_setresgid, -1, getgid(), -1) == -1 ||
-	    syscall(SYS_setresuid, -1, getuid(), -1) == -1))
-		return PROTO_STEP_RESETIDS;
+	    ((r = RS3(SYS_setresgid, -1, RS0(SYS_getgid), -1)) < 0 ||
+	    (r = RS3(SYS_setresuid, -1, RS0(SYS_getuid), -1)) < 0))
+		return r;
+	*step = PROTO_STEP_NICE;
 	if ((req->has & PROTO_HAS_NICE) &&
-	    setpriority(PRIO_PROCESS, 0, req->nice) == -1)
-		return PROTO_STEP_NICE;
-	return PROTO_STEP_NONE;
+	    (r = RS3(SYS_setpriority, PRIO_PROCESS, 0, req->nice)) < 0)
+		return r;
+	return 0;
 }
 
 /*
@@ -301,40 +384,39 @@ child_ids(const struct setup *s)
  * RLIMIT_NOFILE must not stop the child from getting an fd the caller holds
  * above it (posix_spawn's child keeps such fds too).
  */
-static int
+static long CHILD_CODE
 child_rlimits_apply(const struct proto_spawn *req)
 {
-	struct rlimit	 rl;
+	struct krlimit	 rl = { 0, 0 };	/* the analyzer cannot see asm write */
 	uint32_t	 i;
+	long		 r;
 	int		 nofile = 0;
 
 	for (i = 0; i < req->nrlimits; i++) {
-		const struct proto_rlimit	*r = &req->rlimits[i];
+		const struct proto_rlimit	*pr = &req->rlimits[i];
 
-		if (r->resource == RLIMIT_NOFILE)
+		if (pr->resource == RLIMIT_NOFILE)
 			nofile = 1;
-		rl.rlim_cur = r->cur == UINT64_MAX ? RLIM_INFINITY : r->cur;
-		rl.rlim_max = r->max == UINT64_MAX ? RLIM_INFINITY : r->max;
-		if (rl.rlim_cur == child_rlimits[r->resource].rlim_cur &&
-		    rl.rlim_max == child_rlimits[r->resource].rlim_max)
+		rl.cur = pr->cur;	/* UINT64_MAX is RLIM64_INFINITY */
+		rl.max = pr->max;
+		if (rl.cur == child_rlimits[pr->resource].cur &&
+		    rl.max == child_rlimits[pr->resource].max)
 			continue;
-		if (setrlimit((int)r->resource, &rl) == -1)
-			return -1;
+		if ((r = RS4(SYS_prlimit64, 0, pr->resource, &rl, NULL)) < 0)
+			return r;
 	}
 	if (nofile)
 		return 0;
 	/* The client's soft limit, or the one we started with. */
-	rl = child_rlimits[RLIMIT_NOFILE];
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-		return -1;
+	if ((r = RS4(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &rl)) < 0)
+		return r;
 	if (req->has & PROTO_HAS_NOFILE)
-		rl.rlim_cur = req->nofile < rl.rlim_max ? req->nofile :
-		    rl.rlim_max;
+		rl.cur = req->nofile < rl.max ? req->nofile : rl.max;
 	else
-		rl.rlim_cur = child_nofile.rlim_cur;
-	if (rl.rlim_cur != child_rlimits[RLIMIT_NOFILE].rlim_cur &&
-	    setrlimit(RLIMIT_NOFILE, &rl) == -1)
-		return -1;
+		rl.cur = child_nofile.cur;
+	if (rl.cur != child_rlimits[RLIMIT_NOFILE].cur &&
+	    (r = RS4(SYS_prlimit64, 0, RLIMIT_NOFILE, &rl, NULL)) < 0)
+		return r;
 	return 0;
 }
 
@@ -342,176 +424,217 @@ child_rlimits_apply(const struct proto_spawn *req)
  * Makes the fd table exactly the map.  The map is sorted by child fd.  When
  * a source fd number is also a target, every passed fd is first copied
  * above all of them (passed fd j to top + 1 + j), so that no dup2 can
- * clobber a source still needed.  Then all that is not a target (or the
- * exec fd, kept at s->top) is closed.
+ * clobber a source still needed.  Then all that is not a target, or one of
+ * our own fds (the exec fd, put at s->top, and the notify pipe, already
+ * above top + nfds), is closed.
  */
-static int
-child_fds(const struct setup *s)
+static long CHILD_CODE
+child_fds(struct setup *s)
 {
 	const struct proto_spawn	*req = s->req;
-	int				 src, prev = -1;
+	int				 src, prev = -1, k;
 	uint32_t			 i, idx;
 	size_t				 j;
+	long				 r;
 
-	if (s->exec_fd != -1 &&
-	    child_keep(s->fds[s->exec_fd], s->top, 0) == -1)
-		return -1;
+	if (s->exec_fd != -1) {
+		if ((r = child_keep(s->fds[s->exec_fd], s->top, 0)) < 0)
+			return r;
+		s->own[0] = s->top;
+	}
 	for (j = 0; !s->direct && j < s->nfds; j++)
-		if (dup3(s->fds[j], s->top + 1 + (int)j, O_CLOEXEC) == -1)
-			return -1;
+		if ((r = RS3(SYS_dup3, s->fds[j], s->top + 1 + (int)j,
+		    O_CLOEXEC)) < 0)
+			return r;
 	for (i = 0; i < req->nfdmap; i++) {
 		idx = req->fdmap[i].index;
 		src = s->direct ? s->fds[idx] : s->top + 1 + (int)idx;
-		if (child_keep(src, req->fdmap[i].child_fd,
-		    (req->fdmap[i].flags & PROTO_FD_CLOEXEC) != 0) == -1)
-			return -1;
+		if ((r = child_keep(src, req->fdmap[i].child_fd,
+		    (req->fdmap[i].flags & PROTO_FD_CLOEXEC) != 0)) < 0)
+			return r;
 	}
 	for (i = 0; i < req->nfdmap; i++) {
 		int	 fd = req->fdmap[i].child_fd;
 
-		if (fd > prev + 1 &&
-		    close_range((unsigned)prev + 1, (unsigned)fd - 1, 0) == -1)
-			return -1;
+		if (fd > prev + 1 && (r = RS3(SYS_close_range,
+		    (unsigned)prev + 1, (unsigned)fd - 1, 0)) < 0)
+			return r;
 		prev = fd;
 	}
-	if (s->exec_fd != -1) {
-		if (s->top > prev + 1 && close_range((unsigned)prev + 1,
-		    (unsigned)s->top - 1, 0) == -1)
-			return -1;
-		prev = s->top;
+	/* own[0] (top) < own[1] (> top + nfds) here. */
+	for (k = 0; k < 2; k++) {
+		if (s->own[k] == -1)
+			continue;
+		if (s->own[k] > prev + 1 && (r = RS3(SYS_close_range,
+		    (unsigned)prev + 1, (unsigned)s->own[k] - 1, 0)) < 0)
+			return r;
+		prev = s->own[k];
 	}
-	return close_range((unsigned)prev + 1, ~0U, 0);
+	r = RS3(SYS_close_range, (unsigned)prev + 1, ~0U, 0);
+	return r < 0 ? r : 0;
 }
 
 /* Puts a copy of src at dst, close-on-exec only if asked. */
-static int
+static long CHILD_CODE
 child_keep(int src, int dst, int cloexec)
 {
+	long	 r;
+
 	if (src == dst)
-		return fcntl(dst, F_SETFD, cloexec ? FD_CLOEXEC : 0);
-	return dup3(src, dst, cloexec ? O_CLOEXEC : 0) == -1 ? -1 : 0;
+		r = RS3(SYS_fcntl, dst, F_SETFD, cloexec ? FD_CLOEXEC : 0);
+	else
+		r = RS3(SYS_dup3, src, dst, cloexec ? O_CLOEXEC : 0);
+	return r < 0 ? r : 0;
 }
 
 /*
- * The exec fd is ours, not the client's: file actions must neither see
- * nor destroy it.  An action on its number acts as if it were not open
- * (close: nothing; dup2 from, fchdir, tcsetpgrp: EBADF); one that puts
- * a new fd there moves it away first; closefrom spares it.  Returns 1 when
- * the action is done, -1 on error, 0 to go on.
+ * The exec fd and the notify pipe are ours, not the client's: file actions
+ * must neither see nor destroy them.  An action on such a number acts as
+ * if it were not open (close: nothing; dup2 from, fchdir, tcsetpgrp:
+ * EBADF); one that puts a new fd there moves ours away first; closefrom
+ * spares them.  Returns 1 when the action is done, -errno on error, 0 to
+ * go on.
  */
-static int
+static long CHILD_CODE
 child_guard(struct setup *s, const struct proto_action *a)
 {
-	int	 fd;
+	long	 r;
+	int	 k, lo, hi, from;
 
-	if (s->exec_fd == -1)
-		return 0;
-	if ((a->kind == PROTO_ACT_OPEN && a->fd == s->top) ||
-	    (a->kind == PROTO_ACT_DUP2 && a->newfd == s->top)) {
-		if ((fd = fcntl(s->top, F_DUPFD, s->top + 1)) == -1)
-			return -1;
-		s->top = fd;
-		return 0;
+	for (k = 0; k < 2; k++) {
+		int	 fd = s->own[k];
+
+		if (fd == -1)
+			continue;
+		if ((a->kind == PROTO_ACT_OPEN && a->fd == fd) ||
+		    (a->kind == PROTO_ACT_DUP2 && a->newfd == fd)) {
+			/* The exec fd is not close-on-exec yet, the pipe is. */
+			if ((r = RS3(SYS_fcntl, fd, k == 0 ? F_DUPFD :
+			    F_DUPFD_CLOEXEC, fd + 1)) < 0)
+				return r;
+			s->own[k] = (int)r;
+			continue;
+		}
+		switch (a->kind) {
+		case PROTO_ACT_CLOSE:
+			if (a->fd == fd)
+				return 1;
+			break;
+		case PROTO_ACT_DUP2:
+		case PROTO_ACT_FCHDIR:
+		case PROTO_ACT_TCSETPGRP:
+			if (a->fd == fd)
+				return -EBADF;
+			break;
+		}
 	}
-	switch (a->kind) {
-	case PROTO_ACT_CLOSE:
-		return a->fd == s->top ? 1 : 0;
-	case PROTO_ACT_DUP2:
-	case PROTO_ACT_FCHDIR:
-	case PROTO_ACT_TCSETPGRP:
-		if (a->fd != s->top)
-			return 0;
-		errno = EBADF;
-		return -1;
-	case PROTO_ACT_CLOSEFROM:
-		if (a->fd > s->top)
-			return 0;
-		if (a->fd < s->top && close_range((unsigned)a->fd,
-		    (unsigned)s->top - 1, 0) == -1)
-			return -1;
-		return close_range((unsigned)s->top + 1, ~0U, 0) == -1 ? -1 : 1;
+	if (a->kind != PROTO_ACT_CLOSEFROM || (s->own[0] == -1 &&
+	    s->own[1] == -1))
+		return 0;
+	/* closefrom: close around ours, lowest first. */
+	lo = s->own[0] < s->own[1] ? s->own[0] : s->own[1];
+	hi = s->own[0] < s->own[1] ? s->own[1] : s->own[0];
+	from = a->fd;
+	for (k = 0; k < 2; k++) {
+		int	 fd = k == 0 ? lo : hi;
+
+		if (fd < from)
+			continue;
+		if (fd > from && (r = RS3(SYS_close_range, (unsigned)from,
+		    (unsigned)fd - 1, 0)) < 0)
+			return r;
+		from = fd + 1;
 	}
-	return 0;
+	r = RS3(SYS_close_range, (unsigned)from, ~0U, 0);
+	return r < 0 ? r : 1;
 }
 
-/* One file action, as glibc's posix_spawn performs it. */
-static int
+/* One file action, as glibc's posix_spawn performs it.  Returns -errno. */
+static long CHILD_CODE
 child_action(struct setup *s, const struct proto_action *a)
 {
-	int	 fd, flags, r;
+	long	 fd, r;
+	int	 pgrp;
 
 	if ((r = child_guard(s, a)) != 0)
-		return r == 1 ? 0 : -1;
+		return r == 1 ? 0 : r;
 	switch (a->kind) {
 	case PROTO_ACT_OPEN:
-		fd = open(a->path, (int)a->oflags, (mode_t)a->mode);
-		if (fd == -1)
-			return -1;
+		fd = RS4(SYS_openat, AT_FDCWD, a->path, a->oflags, a->mode);
+		if (fd < 0)
+			return fd;
 		if (fd != a->fd) {
-			if (dup2(fd, a->fd) == -1)
-				return -1;
-			(void)close(fd);
+			if ((r = RS3(SYS_dup3, fd, a->fd, 0)) < 0)
+				return r;
+			(void)RS1(SYS_close, fd);
 		}
 		return 0;
 	case PROTO_ACT_CLOSE:
 		/* As glibc: closing a descriptor that is not open is fine. */
-		if (close(a->fd) == -1 && errno != EBADF)
-			return -1;
-		return 0;
+		r = RS1(SYS_close, a->fd);
+		return r == -EBADF ? 0 : r;
 	case PROTO_ACT_DUP2:
-		if (a->fd != a->newfd)
-			return dup2(a->fd, a->newfd) == -1 ? -1 : 0;
-		if ((flags = fcntl(a->fd, F_GETFD)) == -1)
-			return -1;
-		return fcntl(a->fd, F_SETFD, flags & ~FD_CLOEXEC);
+		if (a->fd != a->newfd) {
+			r = RS3(SYS_dup3, a->fd, a->newfd, 0);
+			return r < 0 ? r : 0;
+		}
+		if ((r = RS2(SYS_fcntl, a->fd, F_GETFD)) < 0)
+			return r;
+		return RS3(SYS_fcntl, a->fd, F_SETFD, r & ~FD_CLOEXEC);
 	case PROTO_ACT_CHDIR:
-		return chdir(a->path);
+		return RS1(SYS_chdir, a->path);
 	case PROTO_ACT_FCHDIR:
-		return fchdir(a->fd);
+		return RS1(SYS_fchdir, a->fd);
 	case PROTO_ACT_CLOSEFROM:
-		return close_range((unsigned)a->fd, ~0U, 0);
+		return RS3(SYS_close_range, a->fd, ~0U, 0);
 	case PROTO_ACT_TCSETPGRP:
-		return tcsetpgrp(a->fd, getpgrp());
+		if ((r = RS1(SYS_getpgid, 0)) < 0)
+			return r;
+		pgrp = (int)r;
+		return RS3(SYS_ioctl, a->fd, TIOCSPGRP, &pgrp);
 	}
-	errno = EINVAL;
-	return -1;
+	return -EINVAL;
 }
 
 /*
  * Does fd hold a "#!" script?  1 yes, 0 no, -1 cannot tell.  An O_PATH fd
- * cannot be read: read it through /proc/self/fd/N (the path is built by
- * hand: snprintf is not async-signal-safe).
+ * cannot be read: read it through /proc/self/fd/N.
  */
-static int
+static int CHILD_CODE
 child_is_script(int fd)
 {
-	char	 magic[2], path[32] = "/proc/self/fd/", digits[12];
-	int	 n = 0, len = 14, rfd, r;
+	static const char	 prefix[] = "/proc/self/fd/";
+	char			 magic[2] = { 0, 0 }, path[32], digits[12];
+	int			 n = 0, len, rfd;
+	long			 r;
 
-	if ((r = (int)pread(fd, magic, 2, 0)) == -1 && errno == EBADF) {
+	if ((r = RS4(SYS_pread64, fd, magic, 2, 0)) == -EBADF) {
+		for (len = 0; prefix[len] != '\0'; len++)
+			path[len] = prefix[len];
 		do
 			digits[n++] = (char)('0' + fd % 10);
 		while ((fd /= 10) > 0);
 		while (n > 0)
 			path[len++] = digits[--n];
 		path[len] = '\0';
-		if ((rfd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		if ((r = RS4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC,
+		    0)) < 0)
 			return -1;
-		r = (int)pread(rfd, magic, 2, 0);
-		(void)close(rfd);
+		rfd = (int)r;
+		r = RS4(SYS_pread64, rfd, magic, 2, 0);
+		(void)RS1(SYS_close, rfd);
 	}
 	if (r != 2)
-		return r == -1 ? -1 : 0;
+		return r < 0 ? -1 : 0;
 	return magic[0] == '#' && magic[1] == '!';
 }
 
-/* The last step: exec by fd, by path, or by a search of PATH. */
-static void
-child_exec(struct setup *s)
+/* The last step: exec by fd, by path, or by a search of PATH.  -errno. */
+static long CHILD_CODE
+child_exec(const struct setup *s)
 {
 	char *const	*argv = s->req->argv;
 	char *const	*envp = s->req->envp;
-	int		 err = 0;
 
 	if (s->path == NULL) {
 		/*
@@ -520,50 +643,51 @@ child_exec(struct setup *s)
 		 * is not one gets it close-on-exec and never sees it (an
 		 * O_PATH fd cannot be read: it is left open, to be safe).
 		 */
-		if (child_is_script(s->top) == 0)
-			(void)fcntl(s->top, F_SETFD, FD_CLOEXEC);
-		(void)syscall(SYS_execveat, s->top, "", argv, envp,
+		if (child_is_script(s->own[0]) == 0)
+			(void)RS3(SYS_fcntl, s->own[0], F_SETFD, FD_CLOEXEC);
+		return RS5(SYS_execveat, s->own[0], "", argv, envp,
 		    AT_EMPTY_PATH);
 	}
-	else if (s->search == NULL)
-		(void)execve(s->path, argv, envp);
-	else {
-		child_search(s, argv, &err);
-		errno = err;
-	}
-	child_fail(s, PROTO_STEP_EXEC, -1);
+	if (s->search == NULL)
+		return RS3(SYS_execve, s->path, argv, envp);
+	return child_search(s, argv);
 }
 
 /*
  * execvp's search: each entry of PATH in turn (empty = the cwd); ENOENT,
  * ENOTDIR and the like go on to the next, EACCES is remembered, anything
  * else stops.  Like glibc's posix_spawnp (and unlike execvp) there is no
- * /bin/sh retry on ENOEXEC.
+ * /bin/sh retry on ENOEXEC.  Returns -errno.
  */
-static void
-child_search(const struct setup *s, char *const *argv, int *ret_err)
+static long CHILD_CODE
+child_search(const struct setup *s, char *const *argv)
 {
 	const char	*p = s->search, *end;
-	size_t		 plen = strlen(s->path), dlen;
+	size_t		 plen, dlen, i;
 	char		 buf[PATH_MAX];
+	long		 err = -ENOENT, r;
 	int		 eacces = 0;
 
-	*ret_err = ENOENT;
+	for (plen = 0; s->path[plen] != '\0'; plen++)
+		continue;
 	for (;; p = end + 1) {
-		end = strchrnul(p, ':');
+		for (end = p; *end != '\0' && *end != ':'; end++)
+			continue;
 		dlen = (size_t)(end - p);
 		if (dlen + 1 + plen + 1 > sizeof buf) {
-			*ret_err = ENAMETOOLONG;
+			err = -ENAMETOOLONG;
 			if (*end == '\0')
 				break;
 			continue;
 		}
-		memcpy(buf, p, dlen);
+		for (i = 0; i < dlen; i++)
+			buf[i] = p[i];
 		if (dlen > 0)
 			buf[dlen++] = '/';
-		memcpy(buf + dlen, s->path, plen + 1);
-		(void)execve(buf, argv, s->req->envp);
-		switch (errno) {
+		for (i = 0; i <= plen; i++)
+			buf[dlen + i] = s->path[i];
+		r = RS3(SYS_execve, buf, argv, s->req->envp);
+		switch (-r) {
 		case EACCES:
 			eacces = 1;
 			/* FALLTHROUGH */
@@ -571,14 +695,12 @@ child_search(const struct setup *s, char *const *argv, int *ret_err)
 		case ETIMEDOUT: case ENAMETOOLONG: case ELOOP:
 			break;
 		default:
-			*ret_err = errno;
-			return;
+			return r;
 		}
 		if (*end == '\0')
 			break;
 	}
-	if (eacces)
-		*ret_err = EACCES;
+	return eacces ? -EACCES : err;
 }
 
 static int
@@ -591,29 +713,30 @@ child_cmp_fd(const void *a, const void *b)
 
 /* Everything the child needs, computed before the clone. */
 static void
-child_prepare(struct setup *s, const struct child_spec *spec)
+child_prepare(struct setup *s, const struct proto_spawn *req, const int *fds,
+    size_t nfds)
 {
-	const struct proto_spawn	*req = spec->req;
-	uint32_t			 i;
-	size_t				 j;
-	int				 maxsrc = -1;
+	uint32_t	 i;
+	size_t		 j;
+	int		 maxsrc = -1;
 
 	memset(s, 0, sizeof *s);
 	s->req = req;
-	s->fds = spec->fds;
-	s->nfds = spec->nfds;
+	s->fds = fds;
+	s->nfds = nfds;
 	s->index = -1;
 	s->exec_fd = req->exec_fd;
+	s->own[0] = s->own[1] = -1;
 	/* The caller's map is ours to sort: it lives in req->alloc. */
 	qsort(req->fdmap, req->nfdmap, sizeof *req->fdmap, child_cmp_fd);
 	s->top = req->nfdmap ? req->fdmap[req->nfdmap - 1].child_fd + 1 : 0;
-	for (j = 0; j < spec->nfds; j++)
-		if (spec->fds[j] > maxsrc)
-			maxsrc = spec->fds[j];
+	for (j = 0; j < nfds; j++)
+		if (fds[j] > maxsrc)
+			maxsrc = fds[j];
 	s->direct = 1;
 	for (i = 0; i < req->nfdmap; i++)
-		for (j = 0; j < spec->nfds; j++)
-			if (spec->fds[j] == req->fdmap[i].child_fd)
+		for (j = 0; j < nfds; j++)
+			if (fds[j] == req->fdmap[i].child_fd)
 				s->direct = 0;
 	if (!s->direct && maxsrc >= s->top)
 		s->top = maxsrc + 1;
@@ -642,87 +765,254 @@ child_prepare(struct setup *s, const struct child_spec *spec)
 }
 
 /*
- * Starts the child a request describes.  Returns 0 with *ret_child for a
- * child that has exec'd, or -1 with *fail filled (the child's own errno and
- * step, or the fork's).  The request's fds stay the caller's.
+ * Whether to clone without CLONE_VFORK.  Waiting for the exec costs us
+ * nothing when the child gets a CPU at once, and saves the pipe and a
+ * wake-up; but while our children keep the CPUs busy, a new one waits
+ * its turn in the run queue (a millisecond and more), and every client
+ * with it.  And a child can get stuck before its exec: opening a FIFO
+ * waits for its writer.  So --launch auto waits only for requests without
+ * an open action, while fewer children than CPUs are alive and none is
+ * launching.
+ */
+static int
+child_async(const struct proto_spawn *req)
+{
+	uint32_t	 i;
+
+	if (!RS_ASYNC)
+		return 0;
+	switch (sd.launch) {
+	case LAUNCH_VFORK:
+		return 0;
+	case LAUNCH_ASYNC:
+		return 1;
+	case LAUNCH_AUTO:
+		break;
+	}
+	if (child_nlaunching > 0 || sd.nchildren >= child_ncpu)
+		return 1;
+	for (i = 0; i < req->nactions; i++)
+		if (req->actions[i].kind == PROTO_ACT_OPEN)
+			return 1;
+	return 0;
+}
+
+/*
+ * The notify pipe: its write end goes to the child close-on-exec, so the
+ * read end sees EOF once the child has exec'd or exited, and no sooner.
+ * The child keeps it through its fd set-up, so it must sit above every
+ * number the set-up uses: targets, copies (top + 1 + nfds) and exec fd.
+ */
+static int
+child_notify_pipe(struct launch *l)
+{
+	int	 p[2], fd, low = l->s.top + 1 + (int)l->s.nfds;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return -1;
+	if (p[1] < low) {
+		fd = fcntl(p[1], F_DUPFD_CLOEXEC, low);
+		(void)close(p[1]);
+		if (fd == -1) {
+			(void)close(p[0]);
+			return -1;
+		}
+		p[1] = fd;
+	}
+	l->rfd = p[0];
+	l->s.own[1] = p[1];
+	return 0;
+}
+
+/*
+ * Starts the child a request describes.  Returns -1 with *fail filled if
+ * no child was made.  Otherwise 0, having taken spec->body and the
+ * request's arrays (its fds stay the caller's): the
+ * child runs, and conn_spawned() tells c (if still open) whether it
+ * exec'd, once it has, or failed: later, when the notify pipe says so, or,
+ * without RS_ASYNC, before this returns.
  */
 int
 child_spawn(const struct child_spec *spec, struct conn *c, uint32_t id,
-    struct child **ret_child, struct proto_failed *fail)
+    struct proto_failed *fail)
 {
-	struct setup		 s;
 	struct child		*ch;
+	struct launch		*l;
 	sigset_t		 all, old;
-	siginfo_t		 si;
-	int			 pidfd = -1, saved;
+	int			 pidfd = -1, saved, async;
 	pid_t			 pid;
 
-	child_prepare(&s, spec);
-	if ((ch = calloc(1, sizeof *ch)) == NULL) {
+	ch = calloc(1, sizeof *ch);
+	l = calloc(1, sizeof *l + spec->nfds * sizeof *l->fds);
+	if (ch == NULL || l == NULL) {
+		free(ch);
+		free(l);
 		fail->error = ENOMEM;
 		fail->step = PROTO_STEP_REQUEST;
 		return -1;
 	}
-	child_unpoison();
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = clone(child_main, child_stack + CHILD_STACK_SIZE,
-	    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &s, &pidfd);
-	saved = errno;
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (pid == -1) {
-		free(ch);
-		fail->error = saved;
-		fail->step = PROTO_STEP_FORK;
-		return -1;
-	}
-	if (s.step != PROTO_STEP_NONE) {
-		/* The child has already called _exit: reap it now. */
-		(void)waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED);
-		(void)close(pidfd);
-		free(ch);
-		fail->error = s.error;
-		fail->step = (uint16_t)s.step;
-		fail->index = s.index < 0 ? PROTO_NO_INDEX : (uint32_t)s.index;
-		return -1;
-	}
+	l->req = *spec->req;
+	l->body = spec->body;
+	l->rfd = -1;
+	if (spec->nfds > 0)
+		memcpy(l->fds, spec->fds, spec->nfds * sizeof *l->fds);
+	ch->launch = l;
+	ch->pidfd = -1;
 	ch->conn = c;
 	ch->id = id;
-	ch->pid = pid;
 	ch->uid = spec->uid;
 	ch->client_pid = spec->client_pid;
-	ch->summary = child_summary(spec->req);
-	(void)clock_gettime(CLOCK_MONOTONIC, &ch->started);
-	ch->pidfd = pidfd;
-	ch->flags = spec->req->flags;
+	ch->flags = l->req.flags;
 	ch->leader = (ch->flags & PROTO_SPAWN_SETSID) ||
-	    ((spec->req->has & PROTO_HAS_PGROUP) && spec->req->pgroup == 0);
-	ch->grace_ms = (spec->req->has & PROTO_HAS_GRACE) ?
-	    spec->req->grace_ms : CHILD_GRACE_MS;
-	ch->ev = event_new(sd.base, pidfd, EV_READ, child_reaped, ch);
-	ch->timer = evtimer_new(sd.base, child_timer, ch);
-	if (ch->ev == NULL || ch->timer == NULL || event_add(ch->ev, NULL)) {
-		/* Cannot watch it: do not lose it, kill and reap it now. */
-		log_warnx("cannot watch child %d, killing it", (int)pid);
-		(void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-		(void)waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED);
-		child_free(ch);
+	    ((l->req.has & PROTO_HAS_PGROUP) && l->req.pgroup == 0);
+	ch->grace_ms = (l->req.has & PROTO_HAS_GRACE) ?
+	    l->req.grace_ms : CHILD_GRACE_MS;
+	if (l->req.has & PROTO_HAS_TIMEOUT)
+		ch->timeout_ms = l->req.timeout_ms;
+	child_prepare(&l->s, &l->req, l->fds, spec->nfds);
+	fail->step = PROTO_STEP_REQUEST;
+	fail->error = ENOMEM;
+	if ((ch->timer = evtimer_new(sd.base, child_timer, ch)) == NULL)
+		goto fail;
+	async = child_async(&l->req);
+	fail->step = PROTO_STEP_FORK;
+	if ((l->stack = child_stack_get()) == NULL ||
+	    (async && child_notify_pipe(l) == -1)) {
+		fail->error = (uint32_t)errno;
+		goto fail;
+	}
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid = clone(child_main, l->stack + CHILD_STACK_SIZE, CLONE_VM |
+	    (async ? 0 : CLONE_VFORK) | CLONE_PIDFD | SIGCHLD, &l->s,
+	    &pidfd);
+	saved = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	/* The child's now; l->s is its, too: not a byte written there. */
+	if (l->s.own[1] != -1)
+		(void)close(l->s.own[1]);
+	if (pid == -1) {
+		fail->error = (uint32_t)saved;
+		goto fail;
+	}
+	ch->pid = pid;
+	ch->pidfd = pidfd;
+	(void)clock_gettime(CLOCK_MONOTONIC, &ch->started);
+	TAILQ_INSERT_TAIL(&children, ch, entry);
+	sd.nchildren++;
+	if (!async) {
+		child_launched(-1, EV_READ, ch);
+		return 0;
+	}
+	/*
+	 * Without a watch on the pipe (no memory for epoll), wait here: the
+	 * read blocks until the EOF.
+	 */
+	child_nlaunching++;
+	if ((l->ev = event_new(sd.base, l->rfd, EV_READ, child_launched,
+	    ch)) != NULL && event_add(l->ev, NULL) == 0)
+		return 0;
+	child_launched(l->rfd, EV_READ, ch);
+	return 0;
+fail:
+	l->body = NULL;		/* the caller's again */
+	l->req.alloc = NULL;
+	child_free(ch);
+	return -1;
+}
+
+/*
+ * The notify pipe's EOF (or, without RS_ASYNC, the clone's return): the
+ * child has exec'd, or failed and exited, or was killed before it could
+ * exec (a start, as posix_spawn's; its exit says how it ended).  Nothing
+ * of the launch is in use now.  Tell the connection.
+ */
+static void
+child_launched(int fd, short what, void *arg)
+{
+	struct child		*ch = arg;
+	struct launch		*l = ch->launch;
+	struct proto_failed	 fail;
+	siginfo_t		 si;
+	char			 b;
+
+	(void)what;
+	if (fd != -1) {
+		while (read(fd, &b, 1) == -1 && errno == EINTR)
+			continue;
+		child_nlaunching--;
+	}
+	fail.index = PROTO_NO_INDEX;
+	if (l->s.step != PROTO_STEP_NONE) {
+		/* It wrote why and called _exit: reap it now. */
+		while (waitid((idtype_t)P_PIDFD, (id_t)ch->pidfd, &si,
+		    WEXITED) == -1 && errno == EINTR)
+			continue;
+		fail.error = (uint32_t)l->s.error;
+		fail.step = (uint16_t)l->s.step;
+		if (l->s.index >= 0)
+			fail.index = (uint32_t)l->s.index;
+	} else if (child_watch_new(ch, &fail) == 0) {
+		if (ch->conn != NULL)
+			conn_spawned(ch->conn, ch->id, &l->req, ch, NULL);
+		sd.spawns++;
+		child_launch_free(l);
+		ch->launch = NULL;
+		notify_changed();
+		return;
+	}
+	if (ch->conn != NULL)
+		conn_spawned(ch->conn, ch->id, &l->req, NULL, &fail);
+	TAILQ_REMOVE(&children, ch, entry);
+	sd.nchildren--;
+	child_free(ch);
+	notify_changed();
+	daemon_quit_done();
+}
+
+/*
+ * A started child: watch its pidfd and arm its timeout.  If that cannot
+ * be done, do not lose it: kill and reap it, and fail with ENOMEM.
+ */
+static int
+child_watch_new(struct child *ch, struct proto_failed *fail)
+{
+	siginfo_t	 si;
+
+	ch->summary = child_summary(&ch->launch->req);
+	ch->ev = event_new(sd.base, ch->pidfd, EV_READ, child_reaped, ch);
+	if (ch->ev == NULL || event_add(ch->ev, NULL) == -1) {
+		log_warnx("cannot watch child %d, killing it", (int)ch->pid);
+		(void)syscall(SYS_pidfd_send_signal, ch->pidfd, SIGKILL, NULL,
+		    0);
+		(void)waitid((idtype_t)P_PIDFD, (id_t)ch->pidfd, &si, WEXITED);
 		fail->error = ENOMEM;
 		fail->step = PROTO_STEP_REQUEST;
 		return -1;
 	}
-	if (spec->req->has & PROTO_HAS_TIMEOUT) {
-		struct timeval	 tv = { spec->req->timeout_ms / 1000,
-		    (suseconds_t)(spec->req->timeout_ms % 1000) * 1000 };
+	/* A child stopped while launching already has its grace timer. */
+	if (ch->timeout_ms > 0 && !ch->stopping) {
+		struct timeval	 tv = { ch->timeout_ms / 1000,
+		    (suseconds_t)(ch->timeout_ms % 1000) * 1000 };
 
 		evtimer_add(ch->timer, &tv);
 	}
-	TAILQ_INSERT_TAIL(&children, ch, entry);
-	sd.nchildren++;
-	sd.spawns++;
-	notify_changed();
-	*ret_child = ch;
 	return 0;
+}
+
+static void
+child_launch_free(struct launch *l)
+{
+	if (l == NULL)
+		return;
+	if (l->ev != NULL)
+		event_free(l->ev);
+	if (l->rfd != -1)
+		(void)close(l->rfd);
+	child_stack_put(l->stack);
+	proto_spawn_free(&l->req);
+	free(l->body);
+	free(l);
 }
 
 pid_t
@@ -750,7 +1040,7 @@ child_find(const struct conn *c, uint32_t id)
 	struct child	*ch;
 
 	TAILQ_FOREACH(ch, &children, entry)
-		if (ch->conn == c && ch->id == id)
+		if (ch->conn == c && ch->id == id && ch->launch == NULL)
 			return ch;
 	return NULL;
 }
@@ -802,7 +1092,10 @@ child_reaped(int fd, short what, void *arg)
 	daemon_quit_done();
 }
 
-/* Children that are stopped with their connection: what shutdown waits for. */
+/*
+ * What shutdown waits for: children that are stopped with their
+ * connection, and any child still running on our memory before its exec.
+ */
 unsigned int
 child_tied(void)
 {
@@ -810,7 +1103,7 @@ child_tied(void)
 	unsigned int	 n = 0;
 
 	TAILQ_FOREACH(ch, &children, entry)
-		if (!(ch->flags & PROTO_SPAWN_DETACH))
+		if (!(ch->flags & PROTO_SPAWN_DETACH) || ch->launch != NULL)
 			n++;
 	return n;
 }
@@ -881,7 +1174,7 @@ child_find_pid(pid_t pid)
 	struct child	*ch;
 
 	TAILQ_FOREACH(ch, &children, entry)
-		if (ch->pid == pid)
+		if (ch->pid == pid && ch->launch == NULL)
 			return ch;
 	return NULL;
 }
@@ -904,7 +1197,7 @@ child_list(struct conn *c, uint32_t id, uid_t uid)
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &now);
 	TAILQ_FOREACH(ch, &children, entry) {
-		if (!child_visible(ch, uid))
+		if (!child_visible(ch, uid) || ch->launch != NULL)
 			continue;
 		e.pid = (uint32_t)ch->pid;
 		e.client_pid = ch->conn != NULL ? (uint32_t)ch->client_pid : 0;
@@ -1005,6 +1298,7 @@ child_free(struct child *ch)
 		event_free(ch->timer);
 	if (ch->pidfd != -1)
 		(void)close(ch->pidfd);
+	child_launch_free(ch->launch);
 	free(ch->summary);
 	free(ch->watchers);
 	free(ch);

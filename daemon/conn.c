@@ -52,7 +52,9 @@ struct conn {
 	struct event		*wev;
 	STAILQ_HEAD(, out)	 outq;
 	size_t			 outq_bytes;
-	unsigned int		 nchildren;
+	unsigned int		 nchildren;	/* launching ones too */
+	int			 launching;	/* a spawn awaits its exec */
+	int			 paused;	/* rev off until it has */
 	uint64_t		 deadline;	/* ms: HELLO or the last frame */
 	/* A spawn request arriving in several frames. */
 	int			 assembling;
@@ -75,7 +77,7 @@ static int	conn_hello(struct conn *, const struct proto_hdr *,
 static int	conn_spawn_frame(struct conn *, const struct proto_hdr *,
 		    const uint8_t *, int *, size_t);
 static int	conn_append(struct conn *, const uint8_t *, size_t);
-static void	conn_spawn(struct conn *, uint32_t, const uint8_t *, size_t,
+static void	conn_spawn(struct conn *, uint32_t, uint8_t *, size_t,
 		    const int *, size_t);
 static void	conn_failed(struct conn *, uint32_t, int, int, uint32_t);
 static void	conn_log_spawn(const struct conn *, const struct proto_spawn *,
@@ -223,6 +225,15 @@ conn_read(int fd, short what, void *arg)
 		}
 		if (conn_frame(c, conn_rbuf, (size_t)n, conn_rfds, nfds) == -1)
 			return;
+		/*
+		 * Replies come in the order of the requests: read no more
+		 * until the spawn's child has exec'd (conn_spawned()).
+		 */
+		if (c->launching) {
+			event_del(c->rev);
+			c->paused = 1;
+			return;
+		}
 	}
 }
 
@@ -319,6 +330,7 @@ static int
 conn_spawn_frame(struct conn *c, const struct proto_hdr *hdr,
     const uint8_t *p, int *fds, size_t nfds)
 {
+	uint8_t	*body;
 	int	 more = (hdr->flags & PROTO_F_MORE) != 0;
 
 	/* First: past the first frame, fds of any number break the rules. */
@@ -343,7 +355,15 @@ conn_spawn_frame(struct conn *c, const struct proto_hdr *hdr,
 		return 0;
 	}
 	if (!c->assembling && !more) {
-		conn_spawn(c, hdr->id, p, hdr->length, fds, nfds);
+		/* The child reads the request until it execs: a copy. */
+		if ((body = malloc(hdr->length + 1)) == NULL) {
+			fdio_close_all(fds, nfds);
+			conn_failed(c, hdr->id, ENOMEM, PROTO_STEP_REQUEST,
+			    PROTO_NO_INDEX);
+			return 0;
+		}
+		memcpy(body, p, hdr->length);
+		conn_spawn(c, hdr->id, body, hdr->length, fds, nfds);
 		fdio_close_all(fds, nfds);
 		return 0;
 	}
@@ -364,7 +384,9 @@ conn_spawn_frame(struct conn *c, const struct proto_hdr *hdr,
 		return conn_error(c, hdr->id, errno, errno == EMSGSIZE ?
 		    "spawn request too large" : "out of memory");
 	if (!more) {
-		conn_spawn(c, hdr->id, c->asm_buf, c->asm_len, c->asm_fds,
+		body = c->asm_buf;
+		c->asm_buf = NULL;
+		conn_spawn(c, hdr->id, body, c->asm_len, c->asm_fds,
 		    c->asm_nfds);
 		conn_asm_free(c);
 	}
@@ -409,54 +431,83 @@ conn_asm_free(struct conn *c)
 }
 
 /*
- * Decodes and runs one spawn request, replying STARTED or FAILED.  The
- * request's fds stay the caller's.
+ * Decodes and runs one spawn request, whose body (malloc'd) it takes.
+ * The reply, STARTED or FAILED, is sent here if the request is refused,
+ * else by conn_spawned().  The request's fds stay the caller's.
  */
 static void
-conn_spawn(struct conn *c, uint32_t id, const uint8_t *body, size_t len,
+conn_spawn(struct conn *c, uint32_t id, uint8_t *body, size_t len,
     const int *fds, size_t nfds)
 {
 	struct proto_spawn	 req;
 	struct child_spec	 spec;
 	struct proto_failed	 fail;
-	struct proto_started	 st;
-	struct child		*ch;
-	uint8_t			 buf[4];
 	int			 r, leader;
 
 	if ((r = proto_decode_spawn(body, len, nfds, &req)) < 0) {
+		free(body);
 		conn_failed(c, id, -r, PROTO_STEP_REQUEST, PROTO_NO_INDEX);
 		return;
 	}
 	leader = (req.flags & PROTO_SPAWN_SETSID) ||
 	    ((req.has & PROTO_HAS_PGROUP) && req.pgroup == 0);
-	if ((req.flags & PROTO_SPAWN_KILL_GROUP) && !leader) {
-		conn_failed(c, id, EINVAL, PROTO_STEP_REQUEST, PROTO_NO_INDEX);
-		goto out;
-	}
-	if (c->nchildren >= sd.limits.children_per_conn ||
-	    sd.nchildren >= sd.limits.children) {
-		conn_failed(c, id, EAGAIN, PROTO_STEP_REQUEST, PROTO_NO_INDEX);
-		goto out;
+	r = 0;
+	if ((req.flags & PROTO_SPAWN_KILL_GROUP) && !leader)
+		r = EINVAL;
+	else if (c->nchildren >= sd.limits.children_per_conn ||
+	    sd.nchildren >= sd.limits.children)
+		r = EAGAIN;
+	if (r != 0) {
+		proto_spawn_free(&req);
+		free(body);
+		conn_failed(c, id, r, PROTO_STEP_REQUEST, PROTO_NO_INDEX);
+		return;
 	}
 	spec.req = &req;
+	spec.body = body;
 	spec.uid = c->uid;
 	spec.client_pid = c->pid;
 	spec.fds = fds;
 	spec.nfds = nfds;
 	fail.index = PROTO_NO_INDEX;
-	if (child_spawn(&spec, c, id, &ch, &fail) == -1) {
-		conn_log_spawn(c, &req, -1, &fail);
-		conn_failed(c, id, (int)fail.error, fail.step, fail.index);
-		goto out;
-	}
 	c->nchildren++;
-	conn_log_spawn(c, &req, child_pid(ch), NULL);
-	st.pid = (uint32_t)child_pid(ch);
-	conn_send(c, PROTO_STARTED, id, buf, proto_encode_started(buf, &st),
-	    (req.flags & PROTO_SPAWN_NO_PIDFD) ? -1 : child_pidfd(ch));
-out:
-	proto_spawn_free(&req);
+	c->launching = 1;
+	if (child_spawn(&spec, c, id, &fail) == -1) {
+		conn_spawned(c, id, &req, NULL, &fail);
+		proto_spawn_free(&req);
+		free(body);
+	}
+}
+
+/*
+ * The outcome of c's spawn: ch has exec'd, or it failed as fail says.
+ * req is still the request's.  c may read its next frame now.
+ */
+void
+conn_spawned(struct conn *c, uint32_t id, const struct proto_spawn *req,
+    const struct child *ch, const struct proto_failed *fail)
+{
+	struct proto_started	 st;
+	uint8_t			 buf[4];
+
+	c->launching = 0;
+	if (ch == NULL) {
+		c->nchildren--;
+		conn_log_spawn(c, req, -1, fail);
+		conn_failed(c, id, (int)fail->error, fail->step, fail->index);
+	} else {
+		conn_log_spawn(c, req, child_pid(ch), NULL);
+		st.pid = (uint32_t)child_pid(ch);
+		conn_send(c, PROTO_STARTED, id, buf,
+		    proto_encode_started(buf, &st),
+		    (req->flags & PROTO_SPAWN_NO_PIDFD) ? -1 :
+		    child_pidfd(ch));
+	}
+	if (c->paused) {
+		c->paused = 0;
+		if (c->state != CONN_CLOSING)
+			event_add(c->rev, NULL);
+	}
 }
 
 /* With --debug: one journal entry per spawn, with structured fields. */

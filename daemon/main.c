@@ -60,6 +60,9 @@ usage(FILE *f, int code)
 "                                    parent exits 0 (for autostart)\n"
 "      --exit-idle-time SECONDS      exit after SECONDS without connections\n"
 "                                    or children (for socket activation)\n"
+"      --launch auto|vfork|async     wait for each child's exec (vfork),\n"
+"                                    or serve on meanwhile (async); auto:\n"
+"                                    wait while CPUs are free (default)\n"
 "  -V, --version\n"
 "  -h, --help\n");
 	exit(code);
@@ -217,6 +220,7 @@ main(int argc, char **argv)
 		{ "request-timeout", required_argument, NULL, 10 },
 		{ "allow-foreign-namespaces", no_argument, NULL, 11 },
 		{ "background", no_argument, NULL, 12 },
+		{ "launch", required_argument, NULL, 13 },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -255,6 +259,17 @@ main(int argc, char **argv)
 		    "--request-timeout", optarg); break;
 		case 11: sd.limits.foreign_ns = 1; break;
 		case 12: background = 1; break;
+		case 13:
+			if (strcmp(optarg, "auto") == 0)
+				sd.launch = LAUNCH_AUTO;
+			else if (strcmp(optarg, "vfork") == 0)
+				sd.launch = LAUNCH_VFORK;
+			else if (strcmp(optarg, "async") == 0)
+				sd.launch = LAUNCH_ASYNC;
+			else
+				fatalx("--launch: expected auto, vfork or "
+				    "async, got '%s'", optarg);
+			break;
 		case 'V': printf("spawnd %s\n", SPAWND_VERSION_STR); exit(0);
 		case 'h': usage(stdout, 0);
 		default: usage(stderr, 2);

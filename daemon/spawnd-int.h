@@ -37,12 +37,20 @@ struct limits {
 	.request_fds = PROTO_MAX_FDS, .handshake_ms = 5000,		\
 	.request_ms = 10000 })
 
+/* How child_spawn() waits for the exec (--launch). */
+enum launch_mode {
+	LAUNCH_AUTO,		/* vfork while CPUs are free, else async */
+	LAUNCH_VFORK,		/* stop until the child has exec'd */
+	LAUNCH_ASYNC,		/* serve on; a pipe's EOF tells */
+};
+
 /* The daemon's state: single-threaded, so one instance, reached as sd. */
 struct spawnd {
 	struct event_base	*base;
 	struct limits		 limits;
 	uid_t			 uid;		/* serve this uid (and root) */
 	int			 activated;	/* socket from systemd */
+	enum launch_mode	 launch;
 	int			 quitting;
 	unsigned int		 nconns;
 	unsigned int		 nchildren;
@@ -88,22 +96,26 @@ void	conn_new(int fd, uid_t uid, pid_t pid);
 void	conn_send(struct conn *c, uint16_t type, uint32_t id,
 	    const uint8_t *payload, size_t len, int fd);
 void	conn_child_gone(struct conn *c, struct child *ch);
+void	conn_spawned(struct conn *c, uint32_t id,
+	    const struct proto_spawn *req, const struct child *ch,
+	    const struct proto_failed *fail);
 void	conn_close_all(void);
 void	conn_drain(int fd);
 unsigned int conn_count_uid(uid_t uid);
 
 /* child.c */
 struct child_spec {
-	const struct proto_spawn *req;
+	struct proto_spawn	*req;	/* child_spawn takes its arrays */
+	void			*body;	/* and this, req's strings */
 	uid_t			 uid;	/* of the client */
 	pid_t			 client_pid;
 	const int		*fds;	/* the request's passed fds */
 	size_t			 nfds;
 };
 void	child_init(void);
-int	child_sigaction(int sig, int ign);
+long	child_sigaction(int sig, int ign);
 int	child_spawn(const struct child_spec *spec, struct conn *c,
-	    uint32_t id, struct child **ret_child, struct proto_failed *fail);
+	    uint32_t id, struct proto_failed *fail);
 pid_t	child_pid(const struct child *ch);
 int	child_pidfd(const struct child *ch);
 uint32_t child_id(const struct child *ch);

@@ -6,7 +6,10 @@
  * This REPLACES PROCESS CREATION.  The child_* functions below never fork,
  * clone or exec (a fuzzer makes arbitrary argv): a "child" is a record in
  * a table with a counting fake pid and an eventfd standing in for its
- * pidfd (it is what STARTED carries).  The script decides when a child
+ * pidfd (it is what STARTED carries).  As child.c's, a spawn completes
+ * later: the "exec" (or the failure the script chose, but for steps
+ * request and fork, which fail at once) is reported through
+ * conn_spawned() at the loop's next turn.  The script decides when a child
  * "exits": its eventfd is made readable and the event loop reaps it the
  * way child.c's child_reaped() does (EXITED to the spawning connection and
  * every watcher, conn_child_gone(), sd.nchildren).  The bookkeeping, the
@@ -64,6 +67,13 @@ struct child {
 	char			*summary;
 	struct watcher		*watchers;
 	size_t			 nwatchers;
+	/* Until the "exec": the request, owned as child.c's launch. */
+	int			 launching;
+	struct event		*lev;
+	struct proto_spawn	 req;
+	void			*body;
+	uint16_t		 lstep;		/* fail at this step, or 0 */
+	uint32_t		 lerror;
 };
 
 struct watcher {
@@ -77,6 +87,8 @@ static int	harness_make(const struct child_spec *, struct conn *,
 		    uint32_t, struct child **);
 static char	*harness_summary(const struct proto_spawn *);
 static void	harness_reaped(int, short, void *);
+static void	harness_launched(int, short, void *);
+static void	harness_unlaunch(struct child *);
 static void	harness_report(struct child *);
 static void	harness_free(struct child *);
 static int	harness_sweep_find(const struct event_base *,
@@ -143,13 +155,13 @@ harness_exit(unsigned int which, int code, int status)
 	uint64_t	 one = 1;
 
 	TAILQ_FOREACH(ch, &children, entry)
-		if (!ch->exiting)
+		if (!ch->exiting && !ch->launching)
 			n++;
 	if (n == 0)
 		return -1;
 	which %= n;
 	TAILQ_FOREACH(ch, &children, entry)
-		if (!ch->exiting && which-- == 0)
+		if (!ch->exiting && !ch->launching && which-- == 0)
 			break;
 	ch->exiting = 1;
 	ch->code = code;
@@ -265,8 +277,12 @@ harness_check_spawn(const struct child_spec *spec, const struct conn *c)
 	if (req->argc < 1 || req->argv[0] == NULL || req->argv[0][0] == '\0')
 		harness_fail("spawn request without argv[0]");
 	TAILQ_FOREACH(ch, &children, entry)
-		if (ch->conn == c)
+		if (ch->conn == c) {
 			mine++;
+			if (ch->launching)
+				harness_fail("a request read while the "
+				    "connection's spawn launches");
+		}
 	if (mine >= sd.limits.children_per_conn ||
 	    sd.nchildren >= sd.limits.children)
 		harness_fail("child_spawn over the children limits");
@@ -277,29 +293,72 @@ harness_check_spawn(const struct child_spec *spec, const struct conn *c)
 }
 
 /*
- * As child.c's child_spawn(), with a fake child instead of a clone.  The
- * request's fds stay the caller's.
+ * As child.c's child_spawn(), with a fake child instead of a clone: -1
+ * (the caller keeps the request) or 0 and conn_spawned() later.
  */
 int
 child_spawn(const struct child_spec *spec, struct conn *c, uint32_t id,
-    struct child **ret_child, struct proto_failed *fail)
+    struct proto_failed *fail)
 {
+	struct child	*ch;
+	struct timeval	 now = { 0, 0 };
+	uint16_t	 step = fail_step;
+
 	harness_check_spawn(spec, c);
-	if (fail_step != PROTO_STEP_NONE) {
-		/* As a child that failed before exec: nothing is kept. */
+	fail_step = PROTO_STEP_NONE;
+	if (step == PROTO_STEP_REQUEST || step == PROTO_STEP_FORK) {
 		fail->error = fail_error;
-		fail->step = fail_step;
-		fail->index = fail_step == PROTO_STEP_ACTION ? 0 :
-		    PROTO_NO_INDEX;
-		fail_step = PROTO_STEP_NONE;
+		fail->step = step;
 		return -1;
 	}
-	if (harness_make(spec, c, id, ret_child) == -1) {
+	if (harness_make(spec, c, id, &ch) == -1) {
 		fail->error = errno;
 		fail->step = PROTO_STEP_FORK;
 		return -1;
 	}
+	ch->lstep = step;
+	ch->lerror = fail_error;
+	ch->launching = 1;
+	ch->req = *spec->req;
+	ch->body = spec->body;
+	event_add(ch->lev, &now);
 	return 0;
+}
+
+/* The "exec", or the scripted failure: as child.c's child_launched(). */
+static void
+harness_launched(int fd, short what, void *arg)
+{
+	struct child		*ch = arg;
+	struct proto_failed	 f;
+
+	(void)fd;
+	(void)what;
+	ch->launching = 0;
+	if (ch->lstep == PROTO_STEP_NONE) {
+		sd.spawns++;
+		if (ch->conn != NULL)
+			conn_spawned(ch->conn, ch->id, &ch->req, ch, NULL);
+		harness_unlaunch(ch);
+		return;
+	}
+	f.error = ch->lerror;
+	f.step = ch->lstep;
+	f.index = ch->lstep == PROTO_STEP_ACTION ? 0 : PROTO_NO_INDEX;
+	if (ch->conn != NULL)
+		conn_spawned(ch->conn, ch->id, &ch->req, NULL, &f);
+	TAILQ_REMOVE(&children, ch, entry);
+	sd.nchildren--;
+	harness_free(ch);
+	notify_changed();
+}
+
+static void
+harness_unlaunch(struct child *ch)
+{
+	proto_spawn_free(&ch->req);
+	free(ch->body);
+	ch->body = NULL;
 }
 
 static int
@@ -326,7 +385,8 @@ harness_make(const struct child_spec *spec, struct conn *c, uint32_t id,
 	ch->leader = (ch->flags & PROTO_SPAWN_SETSID) ||
 	    ((req->has & PROTO_HAS_PGROUP) && req->pgroup == 0);
 	ch->ev = event_new(sd.base, ch->pidfd, EV_READ, harness_reaped, ch);
-	if (ch->ev == NULL || event_add(ch->ev, NULL) == -1) {
+	ch->lev = evtimer_new(sd.base, harness_launched, ch);
+	if (ch->ev == NULL || ch->lev == NULL || event_add(ch->ev, NULL) == -1) {
 		harness_free(ch);
 		errno = ENOMEM;
 		return -1;
@@ -336,7 +396,6 @@ harness_make(const struct child_spec *spec, struct conn *c, uint32_t id,
 		    ((req->flags & PROTO_SPAWN_NO_PIDFD) != 0);
 	TAILQ_INSERT_TAIL(&children, ch, entry);
 	sd.nchildren++;
-	sd.spawns++;
 	notify_changed();
 	*ret_child = ch;
 	return 0;
@@ -381,7 +440,7 @@ child_find(const struct conn *c, uint32_t id)
 	struct child	*ch;
 
 	TAILQ_FOREACH(ch, &children, entry)
-		if (ch->conn == c && ch->id == id)
+		if (ch->conn == c && ch->id == id && !ch->launching)
 			return ch;
 	return NULL;
 }
@@ -392,7 +451,7 @@ child_find_pid(pid_t pid)
 	struct child	*ch;
 
 	TAILQ_FOREACH(ch, &children, entry)
-		if (ch->pid == pid)
+		if (ch->pid == pid && !ch->launching)
 			return ch;
 	return NULL;
 }
@@ -425,7 +484,7 @@ child_list(struct conn *c, uint32_t id, uid_t uid)
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &now);
 	TAILQ_FOREACH(ch, &children, entry) {
-		if (!child_visible(ch, uid))
+		if (!child_visible(ch, uid) || ch->launching)
 			continue;
 		e.pid = (uint32_t)ch->pid;
 		e.client_pid = ch->conn != NULL ? (uint32_t)ch->client_pid : 0;
@@ -530,6 +589,9 @@ harness_free(struct child *ch)
 {
 	if (ch->ev != NULL)
 		event_free(ch->ev);
+	if (ch->lev != NULL)
+		event_free(ch->lev);
+	harness_unlaunch(ch);
 	(void)close(ch->pidfd);
 	free(ch->summary);
 	free(ch->watchers);

@@ -4,8 +4,13 @@
  * argv, envp, cwd (path and fd), the fd map (exact fd table, overlapping
  * maps), exit statuses, death by signal, exec errors with their step, a
  * 1 MiB argv, and a clean signal state and environment even when the
- * daemon itself has odd ones.
+ * daemon itself has odd ones.  A child stuck before its exec (opening a
+ * FIFO) holds up only its own connection.
  */
+
+#include <sys/stat.h>
+
+#include <pthread.h>
 
 #include "testlib.h"
 
@@ -28,6 +33,7 @@ static void	test_fd_overlap(struct spawnd_client *);
 static void	test_big_argv(struct spawnd_client *);
 static void	test_pidfd(struct spawnd_client *);
 static void	test_daemon_env(void);
+static void	test_stuck_launch(void);
 
 /*
  * Spawns req with child fd 0 = /dev/null, 1 = a pipe we read into out,
@@ -73,6 +79,93 @@ run(struct spawnd_client *c, struct spawnd_req *req, char *out,
 	}
 	spawnd_child_free(ch);
 	return 0;
+}
+
+/* A spawn whose child opens a FIFO: it cannot exec before a writer comes. */
+struct stuck {
+	const char		*fifo;
+	int			 r;		/* run()'s */
+	int			 status;
+};
+
+static void *
+stuck_spawn(void *arg)
+{
+	struct stuck		*st = arg;
+	struct spawnd_client	*c;
+	struct spawnd_req	*req;
+	const char		*argv[] = { "/bin/true", NULL };
+	char			 out[16];
+
+	st->r = -1;
+	if ((c = tl_connect(&d)) == NULL)
+		return NULL;
+	CHECK_OK(spawnd_req_new(&req));
+	CHECK_OK(spawnd_req_set_argv(req, argv));
+	CHECK_OK(spawnd_req_add_open(req, 5, st->fifo, O_RDONLY, 0));
+	st->r = run(c, req, out, sizeof out, &st->status, NULL);
+	spawnd_req_free(req);
+	spawnd_client_free(c);
+	return NULL;
+}
+
+/*
+ * While one child waits in open() for a FIFO's writer, another client is
+ * served: it pings (the daemon counts the stuck child) and spawns.  A
+ * daemon that waited for each exec would answer neither.  Then the writer
+ * comes, and the stuck child execs.
+ */
+static void
+test_stuck_launch(void)
+{
+	struct spawnd_client	*c;
+	struct spawnd_status	 ss;
+	struct stuck		 st = { 0 };
+	pthread_t		 t;
+	char			 fifo[1100], out[16];
+	const char		*argv[] = { "/bin/true", NULL };
+	struct spawnd_req	*req;
+	uint64_t		 end;
+	int			 wfd = -1, status = -1, r;
+
+	tl_log("== a child stuck before exec holds up no other client");
+	snprintf(fifo, sizeof fifo, "%s/fifo", d.dir);
+	if (mkfifo(fifo, 0600) == -1 || (c = tl_connect(&d)) == NULL) {
+		tl_fail(__FILE__, __LINE__, "mkfifo: %s", strerror(errno));
+		return;
+	}
+	st.fifo = fifo;
+	if (pthread_create(&t, NULL, stuck_spawn, &st) != 0) {
+		tl_fail(__FILE__, __LINE__, "pthread_create");
+		spawnd_client_free(c);
+		return;
+	}
+	end = tl_now_ms() + (uint64_t)tl_scale(5000);
+	do
+		r = spawnd_ping(c, tl_scale(5000), &ss);
+	while (r == 0 && ss.children == 0 && tl_now_ms() < end &&
+	    (tl_sleep_ms(10), 1));
+	tl_log("ping: %d, %u children", r, r == 0 ? ss.children : 0);
+	CHECK_OK(r);
+	CHECK_INT(ss.children, ==, 1);
+	CHECK_OK(spawnd_req_new(&req));
+	CHECK_OK(spawnd_req_set_argv(req, argv));
+	if (r == 0)
+		CHECK_OK(run(c, req, out, sizeof out, &status, NULL));
+	CHECK_INT(status, ==, 0);
+	spawnd_req_free(req);
+	/* The writer; the reader may not be in open() yet if all failed. */
+	end = tl_now_ms() + (uint64_t)tl_scale(5000);
+	while ((wfd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) == -1 &&
+	    errno == ENXIO && tl_now_ms() < end)
+		tl_sleep_ms(10);
+	pthread_join(t, NULL);
+	if (wfd != -1)
+		close(wfd);
+	CHECK_INT(st.r, ==, 0);
+	CHECK_INT(st.status, ==, 0);
+	spawnd_client_free(c);
+	unlink(fifo);
 }
 
 /* Runs sh -c script with args; returns the status, output in out. */
@@ -603,6 +696,7 @@ main(void)
 	test_big_argv(c);
 	test_pidfd(c);
 	spawnd_client_free(c);
+	test_stuck_launch();
 	TL_CHECK_FDS(&d, base);
 
 	test_daemon_env();

@@ -545,6 +545,10 @@ tl_start_opts(struct tl_daemon *d, const char *const *env, int opts)
 	argv[n++] = d->sock;
 	if (getenv("SPAWND_DEBUG") != NULL)
 		argv[n++] = TL_UNCONST("--debug");
+	if ((tmp = getenv("SPAWND_TEST_LAUNCH")) != NULL && *tmp != '\0') {
+		argv[n++] = TL_UNCONST("--launch");
+		argv[n++] = TL_UNCONST(tmp);
+	}
 	argv[n] = NULL;
 
 	for (i = 0; environ[i] != NULL && e < 400; i++)
