@@ -111,6 +111,20 @@ build_tiny() {
 }
 
 # machine: one line about where the figures come from.
+# steal_pct LINE0 LINE1: the share of steal time between two "cpu" lines of
+# /proc/stat (user nice system idle iowait irq softirq steal ...).
+steal_pct() {
+	local a b i t=0 st
+	read -r -a a <<<"$1"
+	read -r -a b <<<"$2"
+	for i in 1 2 3 4 5 6 7 8; do
+		t=$((t + ${b[i]:-0} - ${a[i]:-0}))
+	done
+	st=$((${b[8]:-0} - ${a[8]:-0}))
+	[ "$t" -gt 0 ] || { echo "n/a"; return; }
+	echo "$((st * 100 / t)) %"
+}
+
 machine() {
 	local cpu
 	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
@@ -240,6 +254,7 @@ fi
 targets=(-t "true=/bin/true" -t "tiny=$work/tiny")
 start=$SECONDS
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
+stat0=$(head -n 1 /proc/stat)
 echo "spawnd bench on $(machine); tiny: $tiny_kind" >&2
 
 # Footprint first, each part on a fresh daemon: what one part frees, the
@@ -258,6 +273,7 @@ bench bigmem -t "tiny=$work/tiny" "${big[@]}"
 stop_daemon
 elapsed=$((SECONDS - start))
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
+stat1=$(head -n 1 /proc/stat)
 
 quick=
 [ "$QUICK" = 1 ] && quick=" (QUICK=1: a smoke run, noisy)"
@@ -267,6 +283,9 @@ echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'), ${elapsed} s;" \
     "targets: /bin/true (dynamic), tiny ($tiny_kind)"
 echo "load average: $load0 at the start, $load1 at the end" \
     "(figures are ratios within the run; a busy machine makes them noisy)"
+echo "steal: $(steal_pct "$stat0" "$stat1") of CPU time went to the" \
+    "hypervisor's other guests during the run (CPU times, the daemon's" \
+    "service time among them, include it)"
 "$BENCH" report "$csv" || failed=$((failed + 1))
 echo
 echo "rows: $csv"
