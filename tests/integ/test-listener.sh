@@ -1,6 +1,6 @@
 #!/bin/bash
 # Socket set-up by hand: racing daemons, stale and live sockets, directory
-# checks, removal at exit.
+# checks, removal at exit; a bad option refused before the socket exists.
 . "$(dirname "$0")/lib.sh"
 setup
 
@@ -95,5 +95,12 @@ ln -s "$dir/real" "$dir/link"
 "$SPAWND" --socket "$dir/link/socket" </dev/null >"$dir/link.log" 2>&1
 assert_eq 1 $? "exit status through a symlinked directory"
 assert_contains "$dir/link.log" "not a directory" "message"
+
+note "--launch takes auto, vfork or async, and nothing else"
+"$SPAWND" --socket "$dir/launch" --launch sometimes </dev/null \
+    >"$dir/launch.log" 2>&1
+assert_eq 1 $? "exit status for an unknown --launch mode"
+assert_contains "$dir/launch.log" "expected auto, vfork or async" "message"
+[ -e "$dir/launch" ] && fail "socket bound despite a bad --launch"
 
 finish
