@@ -41,6 +41,11 @@
 /* No sanitizer runtime in the child: its state is the daemon's. */
 #define CHILD_CODE	__attribute__((no_sanitize("address", "thread", \
 			    "undefined")))
+/*
+ * In the child's loops: the compiler would make a call to strlen or
+ * memcpy of a loop that is one (test-child-code.sh checks it did not).
+ */
+#define CHILD_OPAQUE(x)	__asm__("" : "+r" (x))
 
 #ifndef PIDFD_SIGNAL_PROCESS_GROUP
 #define PIDFD_SIGNAL_PROCESS_GROUP	(1U << 2)
@@ -609,8 +614,10 @@ child_is_script(int fd)
 	long			 r;
 
 	if ((r = RS4(SYS_pread64, fd, magic, 2, 0)) == -EBADF) {
-		for (len = 0; prefix[len] != '\0'; len++)
+		for (len = 0; prefix[len] != '\0'; len++) {
 			path[len] = prefix[len];
+			CHILD_OPAQUE(len);
+		}
 		do
 			digits[n++] = (char)('0' + fd % 10);
 		while ((fd /= 10) > 0);
@@ -669,10 +676,10 @@ child_search(const struct setup *s, char *const *argv)
 	int		 eacces = 0;
 
 	for (plen = 0; s->path[plen] != '\0'; plen++)
-		continue;
+		CHILD_OPAQUE(plen);
 	for (;; p = end + 1) {
 		for (end = p; *end != '\0' && *end != ':'; end++)
-			continue;
+			CHILD_OPAQUE(end);
 		dlen = (size_t)(end - p);
 		if (dlen + 1 + plen + 1 > sizeof buf) {
 			err = -ENAMETOOLONG;
@@ -680,12 +687,16 @@ child_search(const struct setup *s, char *const *argv)
 				break;
 			continue;
 		}
-		for (i = 0; i < dlen; i++)
+		for (i = 0; i < dlen; i++) {
 			buf[i] = p[i];
+			CHILD_OPAQUE(i);
+		}
 		if (dlen > 0)
 			buf[dlen++] = '/';
-		for (i = 0; i <= plen; i++)
+		for (i = 0; i <= plen; i++) {
 			buf[dlen + i] = s->path[i];
+			CHILD_OPAQUE(i);
+		}
 		r = RS3(SYS_execve, buf, argv, s->req->envp);
 		switch (-r) {
 		case EACCES:
