@@ -511,15 +511,7 @@ child_guard(struct setup *s, const struct proto_action *a)
 
 		if (fd == -1)
 			continue;
-		if ((a->kind == PROTO_ACT_OPEN && a->fd == fd) ||
-		    (a->kind == PROTO_ACT_DUP2 && a->newfd == fd)) {
-			/* The exec fd is not close-on-exec yet, the pipe is. */
-			if ((r = RS3(SYS_fcntl, fd, k == 0 ? F_DUPFD :
-			    F_DUPFD_CLOEXEC, fd + 1)) < 0)
-				return r;
-			s->own[k] = (int)r;
-			continue;
-		}
+		/* First: dup2(own, own) is EBADF, not a move. */
 		switch (a->kind) {
 		case PROTO_ACT_CLOSE:
 			if (a->fd == fd)
@@ -531,6 +523,14 @@ child_guard(struct setup *s, const struct proto_action *a)
 			if (a->fd == fd)
 				return -EBADF;
 			break;
+		}
+		if ((a->kind == PROTO_ACT_OPEN && a->fd == fd) ||
+		    (a->kind == PROTO_ACT_DUP2 && a->newfd == fd)) {
+			/* The exec fd is not close-on-exec yet, the pipe is. */
+			if ((r = RS3(SYS_fcntl, fd, k == 0 ? F_DUPFD :
+			    F_DUPFD_CLOEXEC, fd + 1)) < 0)
+				return r;
+			s->own[k] = (int)r;
 		}
 	}
 	if (a->kind != PROTO_ACT_CLOSEFROM || (s->own[0] == -1 &&
@@ -813,6 +813,7 @@ child_async(const struct proto_spawn *req)
  * read end sees EOF once the child has exec'd or exited, and no sooner.
  * The child keeps it through its fd set-up, so it must sit above every
  * number the set-up uses: targets, copies (top + 1 + nfds) and exec fd.
+ * Returns the write end, or -1 (no fd left, or none that high).
  */
 static int
 child_notify_pipe(struct launch *l)
@@ -832,7 +833,7 @@ child_notify_pipe(struct launch *l)
 	}
 	l->rfd = p[0];
 	l->s.own[1] = p[1];
-	return 0;
+	return p[1];
 }
 
 /*
@@ -850,7 +851,7 @@ child_spawn(const struct child_spec *spec, struct conn *c, uint32_t id,
 	struct child		*ch;
 	struct launch		*l;
 	sigset_t		 all, old;
-	int			 pidfd = -1, saved, async;
+	int			 pidfd = -1, saved, async, wfd;
 	pid_t			 pid;
 
 	ch = calloc(1, sizeof *ch);
@@ -885,13 +886,14 @@ child_spawn(const struct child_spec *spec, struct conn *c, uint32_t id,
 	fail->error = ENOMEM;
 	if ((ch->timer = evtimer_new(sd.base, child_timer, ch)) == NULL)
 		goto fail;
-	async = child_async(&l->req);
 	fail->step = PROTO_STEP_FORK;
-	if ((l->stack = child_stack_get()) == NULL ||
-	    (async && child_notify_pipe(l) == -1)) {
+	if ((l->stack = child_stack_get()) == NULL) {
 		fail->error = (uint32_t)errno;
 		goto fail;
 	}
+	/* Without room for the pipe (fds near the limit), wait instead. */
+	wfd = child_async(&l->req) ? child_notify_pipe(l) : -1;
+	async = wfd != -1;
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	pid = clone(child_main, l->stack + CHILD_STACK_SIZE, CLONE_VM |
@@ -899,9 +901,12 @@ child_spawn(const struct child_spec *spec, struct conn *c, uint32_t id,
 	    &pidfd);
 	saved = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	/* The child's now; l->s is its, too: not a byte written there. */
-	if (l->s.own[1] != -1)
-		(void)close(l->s.own[1]);
+	/*
+	 * The child's now.  So is l->s: the child moves its own fds and
+	 * records where, so not a byte of it is read here.
+	 */
+	if (wfd != -1)
+		(void)close(wfd);
 	if (pid == -1) {
 		fail->error = (uint32_t)saved;
 		goto fail;
@@ -1119,14 +1124,42 @@ child_tied(void)
 	return n;
 }
 
-/* At exit: forget the children still running (detached ones). */
+/*
+ * Shutting down: a child still before its exec has been reported to no
+ * one, and may wait there for good (a FIFO's writer): kill it, so that the
+ * loop, which waits for it (child_tied), can end.
+ */
+void
+child_quit(void)
+{
+	struct child	*ch;
+
+	TAILQ_FOREACH(ch, &children, entry)
+		if (ch->launch != NULL)
+			(void)syscall(SYS_pidfd_send_signal, ch->pidfd, SIGKILL,
+			    NULL, 0);
+}
+
+/*
+ * At exit: forget the children still running (detached ones).  One still
+ * before its exec (a second signal cut the wait short) runs on our memory:
+ * it is killed, and its launch freed only once it is gone.
+ */
 void
 child_free_all(void)
 {
 	struct child	*ch;
+	char		 b;
 
 	while ((ch = TAILQ_FIRST(&children)) != NULL) {
 		TAILQ_REMOVE(&children, ch, entry);
+		if (ch->launch != NULL && ch->launch->rfd != -1) {
+			(void)syscall(SYS_pidfd_send_signal, ch->pidfd, SIGKILL,
+			    NULL, 0);
+			while (read(ch->launch->rfd, &b, 1) == -1 &&
+			    errno == EINTR)
+				continue;
+		}
 		child_free(ch);
 	}
 }

@@ -191,6 +191,7 @@ daemon_quit(void)
 	sd.quitting = 1;
 	listener_close();
 	conn_close_all();
+	child_quit();
 	daemon_quit_done();
 }
 

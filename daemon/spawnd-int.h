@@ -127,6 +127,7 @@ int	child_watch(struct child *ch, struct conn *c, uint32_t id);
 int	child_signal(struct child *ch, int sig, int group);
 void	child_conn_closed(const struct conn *c);
 unsigned int child_tied(void);
+void	child_quit(void);
 void	child_free_all(void);
 
 #endif

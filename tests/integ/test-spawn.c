@@ -34,6 +34,8 @@ static void	test_big_argv(struct spawnd_client *);
 static void	test_pidfd(struct spawnd_client *);
 static void	test_daemon_env(void);
 static void	test_stuck_launch(void);
+static void	test_stuck_quit(void);
+static void	test_own_fds(struct spawnd_client *);
 
 /*
  * Spawns req with child fd 0 = /dev/null, 1 = a pipe we read into out,
@@ -83,7 +85,9 @@ run(struct spawnd_client *c, struct spawnd_req *req, char *out,
 
 /* A spawn whose child opens a FIFO: it cannot exec before a writer comes. */
 struct stuck {
+	const struct tl_daemon	*d;
 	const char		*fifo;
+	unsigned int		 flags;		/* SPAWND_* */
 	int			 r;		/* run()'s */
 	int			 status;
 };
@@ -98,10 +102,11 @@ stuck_spawn(void *arg)
 	char			 out[16];
 
 	st->r = -1;
-	if ((c = tl_connect(&d)) == NULL)
+	if ((c = tl_connect(st->d)) == NULL)
 		return NULL;
 	CHECK_OK(spawnd_req_new(&req));
 	CHECK_OK(spawnd_req_set_argv(req, argv));
+	CHECK_OK(spawnd_req_set_flags(req, st->flags));
 	CHECK_OK(spawnd_req_add_open(req, 5, st->fifo, O_RDONLY, 0));
 	st->r = run(c, req, out, sizeof out, &st->status, NULL);
 	spawnd_req_free(req);
@@ -134,6 +139,7 @@ test_stuck_launch(void)
 		tl_fail(__FILE__, __LINE__, "mkfifo: %s", strerror(errno));
 		return;
 	}
+	st.d = &d;
 	st.fifo = fifo;
 	if (pthread_create(&t, NULL, stuck_spawn, &st) != 0) {
 		tl_fail(__FILE__, __LINE__, "pthread_create");
@@ -166,6 +172,139 @@ test_stuck_launch(void)
 	CHECK_INT(st.status, ==, 0);
 	spawnd_client_free(c);
 	unlink(fifo);
+}
+
+/*
+ * SIGTERM while a detached child is stuck before its exec: it was reported
+ * to no one, so the daemon kills it and exits (it must not wait for the
+ * FIFO's writer, nor free what the child still runs on).
+ */
+static void
+test_stuck_quit(void)
+{
+	struct tl_daemon	 d2;
+	struct spawnd_client	*c;
+	struct spawnd_status	 ss = { 0 };
+	struct stuck		 st = { 0 };
+	pthread_t		 t;
+	char			 fifo[1100];
+	uint64_t		 end;
+	int			 r = -1, wfd;
+
+	tl_log("== SIGTERM while a detached child is stuck before exec");
+	if (tl_start(&d2) != 0)
+		return;
+	snprintf(fifo, sizeof fifo, "%s/fifo-quit", d.dir);
+	if (mkfifo(fifo, 0600) == -1 || (c = tl_connect(&d2)) == NULL) {
+		tl_fail(__FILE__, __LINE__, "mkfifo: %s", strerror(errno));
+		tl_stop(&d2);
+		return;
+	}
+	st.d = &d2;
+	st.fifo = fifo;
+	st.flags = SPAWND_DETACH;
+	if (pthread_create(&t, NULL, stuck_spawn, &st) != 0) {
+		tl_fail(__FILE__, __LINE__, "pthread_create");
+		spawnd_client_free(c);
+		tl_stop(&d2);
+		return;
+	}
+	end = tl_now_ms() + (uint64_t)tl_scale(5000);
+	while ((r = spawnd_ping(c, tl_scale(5000), &ss)) == 0 &&
+	    ss.children == 0 && tl_now_ms() < end)
+		tl_sleep_ms(10);
+	CHECK_OK(r);
+	CHECK_INT(ss.children, ==, 1);
+	spawnd_client_free(c);
+	/* Fails the test if the daemon is still there after 10 s. */
+	tl_stop(&d2);
+	pthread_join(t, NULL);
+	CHECK(st.r < 0);
+	/* No reader is left on the FIFO: the stuck child is gone. */
+	wfd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	CHECK(wfd == -1 && errno == ENXIO);
+	if (wfd != -1)
+		close(wfd);
+	unlink(fifo);
+}
+
+/*
+ * The daemon's own fds in the child (the exec fd, the notify pipe of
+ * --launch async) are invisible to file actions: dup2(n, n) is EBADF for
+ * every n the map did not fill, and an open onto each number gives the
+ * child exactly those fds.  A target at the top of RLIMIT_NOFILE leaves no
+ * room for the pipe above it: the spawn still works (it waits instead).
+ */
+static void
+test_own_fds(struct spawnd_client *c)
+{
+	const char		*argv[] = { "/bin/sh", "-c",
+				    "ls /proc/$$/fd | tr '\\n' ' '", NULL };
+	const char		*envp[] = { ENV_PATH, NULL };
+	struct spawnd_req	*req;
+	struct spawnd_failure	 f;
+	struct rlimit		 rl;
+	static char		 big[1 << 16];
+	char			 out[512], want[512], probe[1024];
+	const char		*helpers, *pargv[] = { NULL, NULL };
+	size_t			 len;
+	int			 n, st, bad = 0;
+
+	tl_log("== the daemon's fds in the child stay its own");
+	for (n = 3; n < 64; n++) {
+		CHECK_OK(spawnd_req_new(&req));
+		CHECK_OK(spawnd_req_set_argv(req, argv));
+		CHECK_OK(spawnd_req_set_envp(req, envp));
+		CHECK_OK(spawnd_req_add_dup2(req, n, n));
+		if (run(c, req, out, sizeof out, &st, &f) != -EBADF ||
+		    f.step != SPAWND_STEP_ACTION || f.action != 0) {
+			tl_fail(__FILE__, __LINE__, "dup2(%d, %d): error %d at "
+			    "%s, output '%s'", n, n, f.error,
+			    spawnd_step_name(f.step), out);
+			bad++;
+		}
+		spawnd_req_free(req);
+		if (bad > 3)
+			break;
+	}
+	/* The probe reports "fds=..." of exactly what it got. */
+	if ((helpers = getenv("HELPERS")) != NULL && *helpers != '\0') {
+		snprintf(probe, sizeof probe, "%s/probe", helpers);
+		pargv[0] = probe;
+		CHECK_OK(spawnd_req_new(&req));
+		CHECK_OK(spawnd_req_set_argv(req, pargv));
+		CHECK_OK(spawnd_req_set_envp(req, envp));
+		len = (size_t)snprintf(want, sizeof want, "\nfds=0,1,2");
+		for (n = 3; n < 64; n++) {
+			CHECK_OK(spawnd_req_add_open(req, n, "/dev/null",
+			    O_RDONLY, 0));
+			len += (size_t)snprintf(want + len, sizeof want - len,
+			    ",%d", n);
+		}
+		(void)snprintf(want + len, sizeof want - len, "\n");
+		CHECK_OK(run(c, req, big, sizeof big, &st, NULL));
+		spawnd_req_free(req);
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		/* fds is the report's first key. */
+		if (strncmp(big, want + 1, strlen(want + 1)) != 0)
+			tl_fail(__FILE__, __LINE__, "opens onto 3..63: want "
+			    "'%s' in the probe's report: '%.300s'", want + 1,
+			    big);
+	}
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_max < 100 ||
+	    rl.rlim_max > (1 << 20))
+		return;
+	CHECK_OK(spawnd_req_new(&req));
+	CHECK_OK(spawnd_req_set_argv(req, argv));
+	CHECK_OK(spawnd_req_set_envp(req, envp));
+	CHECK_OK(spawnd_req_set_fd(req, devnull, (int)rl.rlim_max - 1));
+	CHECK_OK(run(c, req, out, sizeof out, &st, NULL));
+	spawnd_req_free(req);
+	snprintf(want, sizeof want, " %d ", (int)rl.rlim_max - 1);
+	if (strstr(out, want) == NULL)
+		tl_fail(__FILE__, __LINE__, "fd %d not in '%s'",
+		    (int)rl.rlim_max - 1, out);
 }
 
 /* Runs sh -c script with args; returns the status, output in out. */
@@ -695,8 +834,10 @@ main(void)
 	test_fd_overlap(c);
 	test_big_argv(c);
 	test_pidfd(c);
+	test_own_fds(c);
 	spawnd_client_free(c);
 	test_stuck_launch();
+	test_stuck_quit();
 	TL_CHECK_FDS(&d, base);
 
 	test_daemon_env();
