@@ -148,7 +148,7 @@
 
 #define PROTO_LIST_DETACHED	0x1	/* outlives its connection */
 #define PROTO_LIST_ORPHAN	0x2	/* its connection is gone */
-#define PROTO_LIST_STOPPING	0x4	/* SIGTERM sent, SIGKILL pending */
+#define PROTO_LIST_STOPPING	0x4	/* being stopped: SIGTERM sent */
 #define PROTO_MAX_SUMMARY	256	/* bytes of argv in a list entry */
 #define PROTO_NO_INDEX		0xffffffffu
 
