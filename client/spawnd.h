@@ -147,7 +147,7 @@ int	spawnd_ping(struct spawnd_client *client, int timeout_ms,
  */
 #define SPAWND_PS_DETACHED	0x1	/* outlives its connection */
 #define SPAWND_PS_ORPHAN	0x2	/* its connection is gone */
-#define SPAWND_PS_STOPPING	0x4	/* SIGTERM sent, SIGKILL pending */
+#define SPAWND_PS_STOPPING	0x4	/* being stopped: SIGTERM sent */
 
 struct spawnd_ps {
 	pid_t		 pid;

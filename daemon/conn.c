@@ -52,6 +52,8 @@ struct conn {
 	struct event		*wev;
 	STAILQ_HEAD(, out)	 outq;
 	size_t			 outq_bytes;
+	size_t			 list_grace;	/* queued by a LIST, over */
+	int			 listing;	/* a LIST's replies go out */
 	unsigned int		 nchildren;	/* launching ones too */
 	int			 launching;	/* a spawn awaits its exec */
 	int			 paused;	/* rev off until it has */
@@ -290,8 +292,17 @@ conn_dispatch(struct conn *c, const struct proto_hdr *hdr,
 	case PROTO_LIST:
 		if (hdr->length != 0)
 			return conn_error(c, hdr->id, EPROTO, "malformed LIST");
+		/*
+		 * A LIST's replies may take the queue past --max-queue: they
+		 * are bounded by the children, and a client must be able to
+		 * list them all.  The excess is allowed until the queue has
+		 * drained; a LIST that finds the queue over the limit (the
+		 * last one not read yet) gets no allowance.
+		 */
+		c->listing = c->outq_bytes <= sd.limits.outq_bytes;
 		child_list(c, hdr->id, c->uid);
 		conn_send(c, PROTO_OK, hdr->id, NULL, 0, -1);
+		c->listing = 0;
 		return 0;
 	case PROTO_WATCH:
 		return conn_watch(c, hdr, payload);
@@ -698,7 +709,8 @@ conn_send(struct conn *c, uint16_t type, uint32_t id, const uint8_t *payload,
 			return;
 		}
 	}
-	if (c->outq_bytes + sizeof h + len > sd.limits.outq_bytes ||
+	if ((!c->listing && c->outq_bytes + sizeof h + len >
+	    sd.limits.outq_bytes + c->list_grace) ||
 	    (o = malloc(sizeof *o + sizeof h + len)) == NULL) {
 		log_warnx("pid %d: reply queue full, closing", (int)c->pid);
 		conn_closing(c);
@@ -718,6 +730,8 @@ conn_send(struct conn *c, uint16_t type, uint32_t id, const uint8_t *payload,
 		memcpy(o->data + sizeof h, payload, len);
 	STAILQ_INSERT_TAIL(&c->outq, o, entry);
 	c->outq_bytes += o->len;
+	if (c->listing)
+		c->list_grace += o->len;
 	event_add(c->wev, NULL);
 }
 
@@ -747,6 +761,7 @@ conn_write(int fd, short what, void *arg)
 			(void)close(o->fd);
 		free(o);
 	}
+	c->list_grace = 0;
 	event_del(c->wev);
 }
 

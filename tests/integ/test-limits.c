@@ -416,6 +416,66 @@ out:
 	finish(&d);
 }
 
+/*
+ * --max-queue does not cut a LIST short: with 1024 bytes of queue, a
+ * second client lists the 450 children of the first, more than the socket
+ * buffer and the queue together hold.  The LIST's replies may go past the
+ * limit (by one LIST at most); the connection must stay.
+ */
+static void
+test_list_queue(void)
+{
+	static const char *const args[] = { "--max-queue", "1024", NULL };
+	const char		*argv[] = { "/bin/cat", NULL };
+	struct spawnd_client	*c = NULL, *c2 = NULL;
+	struct spawnd_req	*req = NULL;
+	struct spawnd_child	**ch;
+	struct spawnd_failure	 f;
+	struct spawnd_ps	*ps = NULL;
+	struct spawnd_status	 st;
+	struct tl_daemon	 d;
+	size_t			 nps = 0;
+	int			 p[2] = { -1, -1 }, null, i, n = 0, r;
+
+	tl_log("== --max-queue 1024: a LIST of %d children", QUEUE_CHILDREN);
+	ch = calloc(QUEUE_CHILDREN, sizeof *ch);
+	if (ch == NULL || start(&d, args) != 0)
+		return;
+	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	CHECK((null = open("/dev/null", O_WRONLY | O_CLOEXEC)) >= 0);
+	if ((c = tl_connect(&d)) == NULL || (c2 = tl_connect(&d)) == NULL)
+		goto out;
+	CHECK_OK(spawnd_req_new(&req));
+	CHECK_OK(spawnd_req_set_argv(req, argv));
+	CHECK_OK(spawnd_req_set_fd(req, p[0], 0));
+	CHECK_OK(spawnd_req_set_fd(req, null, 1));
+	for (i = 0; i < QUEUE_CHILDREN; i++) {
+		if ((r = spawnd_spawn(c, req, &ch[i], &f)) < 0) {
+			tl_fail(__FILE__, __LINE__, "spawn %d: %s", i,
+			    strerror(-r));
+			break;
+		}
+		n++;
+	}
+	CHECK_OK(spawnd_list(c2, tl_scale(10000), &ps, &nps));
+	CHECK_INT((int)nps, ==, n);
+	/* And the connection is still served. */
+	CHECK_OK(spawnd_ping(c2, tl_scale(5000), &st));
+	CHECK_INT(st.connections, ==, 2);
+out:
+	free(ps);
+	close(p[0]);
+	close(p[1]);	/* every cat sees EOF and exits */
+	spawnd_client_free(c2);
+	for (i = 0; i < QUEUE_CHILDREN; i++)
+		spawnd_child_free(ch[i]);
+	free(ch);
+	spawnd_req_free(req);
+	spawnd_client_free(c);
+	close(null);
+	finish(&d);
+}
+
 /* A body of exactly len bytes: /bin/true with one padding argument. */
 static size_t
 body_of(uint8_t *b, size_t cap, size_t len)
@@ -737,6 +797,7 @@ main(void)
 	test_max_children_per_connection();
 	test_max_children();
 	test_max_queue();
+	test_list_queue();
 	test_max_request();
 	test_max_fds();
 	test_watch_twice();
