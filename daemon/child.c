@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -914,6 +915,13 @@ child_spawn(const struct child_spec *spec, struct conn *c, uint32_t id,
 	ch->pid = pid;
 	ch->pidfd = pidfd;
 	(void)clock_gettime(CLOCK_MONOTONIC, &ch->started);
+	/* The timeout counts from here: a child may never get to exec. */
+	if (ch->timeout_ms > 0) {
+		struct timeval	 tv = { ch->timeout_ms / 1000,
+		    (suseconds_t)(ch->timeout_ms % 1000) * 1000 };
+
+		evtimer_add(ch->timer, &tv);
+	}
 	TAILQ_INSERT_TAIL(&children, ch, entry);
 	sd.nchildren++;
 	if (!async) {
@@ -987,8 +995,8 @@ child_launched(int fd, short what, void *arg)
 }
 
 /*
- * A started child: watch its pidfd and arm its timeout.  If that cannot
- * be done, do not lose it: kill and reap it, and fail with ENOMEM.
+ * A started child: watch its pidfd.  If that cannot be done, do not lose
+ * it: kill and reap it, and fail with ENOMEM.
  */
 static int
 child_watch_new(struct child *ch, struct proto_failed *fail)
@@ -1005,13 +1013,6 @@ child_watch_new(struct child *ch, struct proto_failed *fail)
 		fail->error = ENOMEM;
 		fail->step = PROTO_STEP_REQUEST;
 		return -1;
-	}
-	/* A child stopped while launching already has its grace timer. */
-	if (ch->timeout_ms > 0 && !ch->stopping) {
-		struct timeval	 tv = { ch->timeout_ms / 1000,
-		    (suseconds_t)(ch->timeout_ms % 1000) * 1000 };
-
-		evtimer_add(ch->timer, &tv);
 	}
 	return 0;
 }
@@ -1073,7 +1074,12 @@ child_signal(struct child *ch, int sig, int group)
 	if (group) {
 		if (!ch->leader)
 			return -EINVAL;
-		flags = PIDFD_SIGNAL_PROCESS_GROUP;
+		/*
+		 * Before its exec the child may not have made its group yet
+		 * (the signal would find none), and is its only member.
+		 */
+		if (ch->launch == NULL)
+			flags = PIDFD_SIGNAL_PROCESS_GROUP;
 	}
 	if (syscall(SYS_pidfd_send_signal, ch->pidfd, sig, NULL, flags) == -1)
 		return -errno;
@@ -1132,12 +1138,23 @@ child_tied(void)
 void
 child_quit(void)
 {
-	struct child	*ch;
+	struct child	*ch, *next;
+	struct pollfd	 pfd;
 
-	TAILQ_FOREACH(ch, &children, entry)
-		if (ch->launch != NULL)
-			(void)syscall(SYS_pidfd_send_signal, ch->pidfd, SIGKILL,
-			    NULL, 0);
+	for (ch = TAILQ_FIRST(&children); ch != NULL; ch = next) {
+		next = TAILQ_NEXT(ch, entry);
+		if (ch->launch == NULL)
+			continue;
+		/* Exec'd, and we have not looked yet: it started. */
+		pfd.fd = ch->launch->rfd;
+		pfd.events = POLLIN;
+		if (pfd.fd != -1 && poll(&pfd, 1, 0) == 1) {
+			child_launched(pfd.fd, EV_READ, ch);
+			continue;
+		}
+		(void)syscall(SYS_pidfd_send_signal, ch->pidfd, SIGKILL,
+		    NULL, 0);
+	}
 }
 
 /*

@@ -50,6 +50,7 @@ struct conn {
 	enum conn_state		 state;
 	struct event		*rev;
 	struct event		*wev;
+	struct event		*hev;		/* hang-up, while paused */
 	STAILQ_HEAD(, out)	 outq;
 	size_t			 outq_bytes;
 	size_t			 list_grace;	/* queued by a LIST, over */
@@ -69,6 +70,7 @@ struct conn {
 };
 
 static void	conn_read(int, short, void *);
+static void	conn_hangup(int, short, void *);
 static void	conn_write(int, short, void *);
 static int	conn_frame(struct conn *, const uint8_t *, size_t, int *,
 		    size_t);
@@ -234,9 +236,28 @@ conn_read(int fd, short what, void *arg)
 		if (c->launching) {
 			event_del(c->rev);
 			c->paused = 1;
+			/* But a client that dies meanwhile is seen at once. */
+			if (c->hev == NULL)
+				c->hev = event_new(sd.base, fd, EV_CLOSED,
+				    conn_hangup, c);
+			if (c->hev == NULL || event_add(c->hev, NULL) == -1)
+				log_warnx("pid %d: cannot watch for hang-up",
+				    (int)c->pid);
 			return;
 		}
 	}
+}
+
+/*
+ * The client hung up while its spawn launches: what reading the EOF
+ * would do, without the frames before it (nobody is left to answer).
+ */
+static void
+conn_hangup(int fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_free(arg);
 }
 
 /*
@@ -516,6 +537,8 @@ conn_spawned(struct conn *c, uint32_t id, const struct proto_spawn *req,
 	}
 	if (c->paused) {
 		c->paused = 0;
+		if (c->hev != NULL)
+			event_del(c->hev);
 		if (c->state != CONN_CLOSING)
 			event_add(c->rev, NULL);
 	}
@@ -797,6 +820,8 @@ conn_free(struct conn *c)
 	conn_asm_free(c);
 	event_free(c->rev);
 	event_free(c->wev);
+	if (c->hev != NULL)
+		event_free(c->hev);
 	conn_drain(c->fd);
 	(void)close(c->fd);
 	TAILQ_REMOVE(&conns, c, entry);

@@ -7,9 +7,10 @@
  * clone or exec (a fuzzer makes arbitrary argv): a "child" is a record in
  * a table with a counting fake pid and an eventfd standing in for its
  * pidfd (it is what STARTED carries).  As child.c's, a spawn completes
- * later: the "exec" (or the failure the script chose, but for steps
- * request and fork, which fail at once) is reported through
- * conn_spawned() at the loop's next turn.  The script decides when a child
+ * through conn_spawned(): for an even fake pid before child_spawn()
+ * returns (child.c's vfork path), for an odd one at the loop's next turn
+ * (its async path, the connection paused meanwhile).  The failure the
+ * script chose is reported so, but steps request and fork fail at once.  The script decides when a child
  * "exits": its eventfd is made readable and the event loop reaps it the
  * way child.c's child_reaped() does (EXITED to the spawning connection and
  * every watcher, conn_child_gone(), sd.nchildren).  The bookkeeping, the
@@ -321,7 +322,10 @@ child_spawn(const struct child_spec *spec, struct conn *c, uint32_t id,
 	ch->launching = 1;
 	ch->req = *spec->req;
 	ch->body = spec->body;
-	event_add(ch->lev, &now);
+	if (ch->pid % 2 == 0)
+		harness_launched(-1, 0, ch);
+	else
+		event_add(ch->lev, &now);
 	return 0;
 }
 

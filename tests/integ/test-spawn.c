@@ -35,6 +35,7 @@ static void	test_pidfd(struct spawnd_client *);
 static void	test_daemon_env(void);
 static void	test_stuck_launch(void);
 static void	test_stuck_quit(void);
+static void	test_stuck_hangup(void);
 static void	test_own_fds(struct spawnd_client *);
 
 /*
@@ -170,6 +171,69 @@ test_stuck_launch(void)
 		close(wfd);
 	CHECK_INT(st.r, ==, 0);
 	CHECK_INT(st.status, ==, 0);
+	spawnd_client_free(c);
+	unlink(fifo);
+}
+
+/*
+ * A client dies while its child is stuck before exec: the daemon sees the
+ * hang-up although it reads nothing from that connection meanwhile, and
+ * stops the tied child (SIGKILL after a 100 ms grace: its signals are
+ * blocked until just before the exec).
+ */
+static void
+test_stuck_hangup(void)
+{
+	struct spawnd_client	*c;
+	struct spawnd_status	 ss = { 0 };
+	struct spawnd_req	*req;
+	const char		*argv[] = { "/bin/true", NULL };
+	char			 fifo[1100];
+	uint64_t		 end;
+	pid_t			 pid;
+	int			 r = -1, wfd;
+
+	tl_log("== a client dies while its child is stuck before exec");
+	snprintf(fifo, sizeof fifo, "%s/fifo-hangup", d.dir);
+	if (mkfifo(fifo, 0600) == -1 || (c = tl_connect(&d)) == NULL) {
+		tl_fail(__FILE__, __LINE__, "mkfifo: %s", strerror(errno));
+		return;
+	}
+	if ((pid = fork()) == 0) {
+		struct spawnd_client	*c2;
+		struct spawnd_child	*ch;
+
+		if (spawnd_connect(d.sock, 5000, &c2) < 0 ||
+		    spawnd_req_new(&req) < 0 ||
+		    spawnd_req_set_argv(req, argv) < 0 ||
+		    spawnd_req_set_grace(req, 100) < 0 ||
+		    spawnd_req_add_open(req, 5, fifo, O_RDONLY, 0) < 0)
+			_exit(1);
+		(void)spawnd_spawn(c2, req, &ch, NULL);
+		_exit(0);
+	}
+	end = tl_now_ms() + (uint64_t)tl_scale(5000);
+	while ((r = spawnd_ping(c, tl_scale(5000), &ss)) == 0 &&
+	    ss.children == 0 && tl_now_ms() < end)
+		tl_sleep_ms(10);
+	CHECK_OK(r);
+	CHECK_INT(ss.children, ==, 1);
+	CHECK_INT(ss.connections, ==, 2);
+	if (pid > 0) {
+		(void)kill(pid, SIGKILL);
+		(void)waitpid(pid, NULL, 0);
+	}
+	end = tl_now_ms() + (uint64_t)tl_scale(5000);
+	while ((r = spawnd_ping(c, tl_scale(5000), &ss)) == 0 &&
+	    (ss.children > 0 || ss.connections > 1) && tl_now_ms() < end)
+		tl_sleep_ms(10);
+	CHECK_OK(r);
+	CHECK_INT(ss.connections, ==, 1);
+	CHECK_INT(ss.children, ==, 0);
+	wfd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	CHECK(wfd == -1 && errno == ENXIO);
+	if (wfd != -1)
+		close(wfd);
 	spawnd_client_free(c);
 	unlink(fifo);
 }
@@ -837,6 +901,7 @@ main(void)
 	test_own_fds(c);
 	spawnd_client_free(c);
 	test_stuck_launch();
+	test_stuck_hangup();
 	test_stuck_quit();
 	TL_CHECK_FDS(&d, base);
 
