@@ -78,7 +78,8 @@ struct child {
 	struct watcher		*watchers;	/* PROTO_WATCH requests */
 	size_t			 nwatchers;
 	struct launch		*launch;	/* until exec'd: see there */
-	uint32_t		 timeout_ms;	/* 0: none */
+	int			 has_timeout;	/* TIMEOUT 0: stop at once */
+	uint32_t		 timeout_ms;
 };
 
 /* A connection waiting for a child's exit record (spawnctl wait). */
@@ -880,8 +881,8 @@ child_spawn(const struct child_spec *spec, struct conn *c, uint32_t id,
 	    ((l->req.has & PROTO_HAS_PGROUP) && l->req.pgroup == 0);
 	ch->grace_ms = (l->req.has & PROTO_HAS_GRACE) ?
 	    l->req.grace_ms : CHILD_GRACE_MS;
-	if (l->req.has & PROTO_HAS_TIMEOUT)
-		ch->timeout_ms = l->req.timeout_ms;
+	ch->has_timeout = (l->req.has & PROTO_HAS_TIMEOUT) != 0;
+	ch->timeout_ms = l->req.timeout_ms;
 	child_prepare(&l->s, &l->req, l->fds, spec->nfds);
 	fail->step = PROTO_STEP_REQUEST;
 	fail->error = ENOMEM;
@@ -916,7 +917,7 @@ child_spawn(const struct child_spec *spec, struct conn *c, uint32_t id,
 	ch->pidfd = pidfd;
 	(void)clock_gettime(CLOCK_MONOTONIC, &ch->started);
 	/* The timeout counts from here: a child may never get to exec. */
-	if (ch->timeout_ms > 0) {
+	if (ch->has_timeout) {
 		struct timeval	 tv = { ch->timeout_ms / 1000,
 		    (suseconds_t)(ch->timeout_ms % 1000) * 1000 };
 

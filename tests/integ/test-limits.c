@@ -476,6 +476,49 @@ out:
 	finish(&d);
 }
 
+/*
+ * A TIMEOUT record of 0 (which libspawnd never sends: 0 clears its
+ * timeout) stops the child at once: SIGTERM, long before sleep 30 ends.
+ */
+static void
+test_timeout_zero(void)
+{
+	static const char *const args[] = { NULL };
+	const char		*argv[] = { "/bin/sleep", "30", NULL };
+	static uint8_t		 b[4096];
+	struct st_frame		 f;
+	struct tl_daemon	 d;
+	size_t			 n;
+	int			 s = -1;
+
+	tl_log("== TIMEOUT 0 on the wire: stopped at once");
+	if (start(&d, args) != 0)
+		return;
+	if ((s = st_raw_connect(d.sock)) < 0 || st_hello(s, 1) != 0) {
+		tl_fail(__FILE__, __LINE__, "raw connect");
+		goto out;
+	}
+	n = st_spawn_body(b + PROTO_HDR_SIZE, sizeof b - PROTO_HDR_SIZE - 12,
+	    argv, 0, 0);
+	CHECK(n > 0);
+	st_le16(b + PROTO_HDR_SIZE + n, PROTO_REC_TIMEOUT);
+	st_le16(b + PROTO_HDR_SIZE + n + 2, 0);
+	st_le32(b + PROTO_HDR_SIZE + n + 4, 4);
+	st_le32(b + PROTO_HDR_SIZE + n + 8, 0);
+	n += 12;
+	st_hdr(b, PROTO_SPAWN, 0, (uint32_t)n, 0, 1);
+	CHECK_OK(st_send(s, b, PROTO_HDR_SIZE + n, NULL, 0));
+	CHECK_INT(st_recv(s, &f, 5000, NULL), ==, 1);
+	CHECK_INT(f.type, ==, PROTO_STARTED);
+	CHECK_INT(st_recv_type(s, PROTO_EXITED, &f, tl_scale(10000)), ==, 1);
+	CHECK_INT(f.code, ==, CLD_KILLED);
+	CHECK_INT(f.status, ==, SIGTERM);
+out:
+	if (s != -1)
+		close(s);
+	finish(&d);
+}
+
 /* A body of exactly len bytes: /bin/true with one padding argument. */
 static size_t
 body_of(uint8_t *b, size_t cap, size_t len)
@@ -798,6 +841,7 @@ main(void)
 	test_max_children();
 	test_max_queue();
 	test_list_queue();
+	test_timeout_zero();
 	test_max_request();
 	test_max_fds();
 	test_watch_twice();
