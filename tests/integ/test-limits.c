@@ -350,15 +350,36 @@ out:
  */
 #define QUEUE_CHILDREN	450
 
+/* QUEUE_CHILDREN cats reading rfd, into ch[]; returns how many started. */
+static int
+spawn_cats(struct spawnd_client *c, int rfd, int null,
+    struct spawnd_child **ch)
+{
+	const char		*argv[] = { "/bin/cat", NULL };
+	struct spawnd_req	*req;
+	struct spawnd_failure	 f;
+	int			 i, r;
+
+	CHECK_OK(spawnd_req_new(&req));
+	CHECK_OK(spawnd_req_set_argv(req, argv));
+	CHECK_OK(spawnd_req_set_fd(req, rfd, 0));
+	CHECK_OK(spawnd_req_set_fd(req, null, 1));
+	for (i = 0; i < QUEUE_CHILDREN; i++)
+		if ((r = spawnd_spawn(c, req, &ch[i], &f)) < 0) {
+			tl_fail(__FILE__, __LINE__, "spawn %d: %s", i,
+			    strerror(-r));
+			break;
+		}
+	spawnd_req_free(req);
+	return i;
+}
+
 static void
 test_max_queue(void)
 {
 	static const char *const args[] = { "--max-queue", "1024", NULL };
-	const char		*argv[] = { "/bin/cat", NULL };
 	struct spawnd_client	*c = NULL;
-	struct spawnd_req	*req = NULL;
 	struct spawnd_child	**ch;
-	struct spawnd_failure	 f;
 	struct spawnd_status	 st;
 	struct st_frame		 fr;
 	struct tl_daemon	 d;
@@ -374,18 +395,7 @@ test_max_queue(void)
 	CHECK((null = open("/dev/null", O_WRONLY | O_CLOEXEC)) >= 0);
 	if ((c = tl_connect(&d)) == NULL)
 		goto out;
-	CHECK_OK(spawnd_req_new(&req));
-	CHECK_OK(spawnd_req_set_argv(req, argv));
-	CHECK_OK(spawnd_req_set_fd(req, p[0], 0));
-	CHECK_OK(spawnd_req_set_fd(req, null, 1));
-	for (i = 0; i < QUEUE_CHILDREN; i++) {
-		if ((r = spawnd_spawn(c, req, &ch[i], &f)) < 0) {
-			tl_fail(__FILE__, __LINE__, "spawn %d: %s", i,
-			    strerror(-r));
-			break;
-		}
-		n++;
-	}
+	n = spawn_cats(c, p[0], null, ch);
 	close(p[0]);
 	close(p[1]);	/* every cat sees EOF and exits */
 	/* Wait until the daemon has reaped them all, without reading. */
@@ -410,7 +420,6 @@ out:
 	for (i = 0; i < QUEUE_CHILDREN; i++)
 		spawnd_child_free(ch[i]);
 	free(ch);
-	spawnd_req_free(req);
 	spawnd_client_free(c);
 	close(null);
 	finish(&d);
@@ -426,16 +435,13 @@ static void
 test_list_queue(void)
 {
 	static const char *const args[] = { "--max-queue", "1024", NULL };
-	const char		*argv[] = { "/bin/cat", NULL };
 	struct spawnd_client	*c = NULL, *c2 = NULL;
-	struct spawnd_req	*req = NULL;
 	struct spawnd_child	**ch;
-	struct spawnd_failure	 f;
 	struct spawnd_ps	*ps = NULL;
 	struct spawnd_status	 st;
 	struct tl_daemon	 d;
 	size_t			 nps = 0;
-	int			 p[2] = { -1, -1 }, null, i, n = 0, r;
+	int			 p[2] = { -1, -1 }, null, i, n = 0;
 
 	tl_log("== --max-queue 1024: a LIST of %d children", QUEUE_CHILDREN);
 	ch = calloc(QUEUE_CHILDREN, sizeof *ch);
@@ -445,18 +451,7 @@ test_list_queue(void)
 	CHECK((null = open("/dev/null", O_WRONLY | O_CLOEXEC)) >= 0);
 	if ((c = tl_connect(&d)) == NULL || (c2 = tl_connect(&d)) == NULL)
 		goto out;
-	CHECK_OK(spawnd_req_new(&req));
-	CHECK_OK(spawnd_req_set_argv(req, argv));
-	CHECK_OK(spawnd_req_set_fd(req, p[0], 0));
-	CHECK_OK(spawnd_req_set_fd(req, null, 1));
-	for (i = 0; i < QUEUE_CHILDREN; i++) {
-		if ((r = spawnd_spawn(c, req, &ch[i], &f)) < 0) {
-			tl_fail(__FILE__, __LINE__, "spawn %d: %s", i,
-			    strerror(-r));
-			break;
-		}
-		n++;
-	}
+	n = spawn_cats(c, p[0], null, ch);
 	CHECK_OK(spawnd_list(c2, tl_scale(10000), &ps, &nps));
 	CHECK_INT((int)nps, ==, n);
 	/* And the connection is still served. */
@@ -470,7 +465,6 @@ out:
 	for (i = 0; i < QUEUE_CHILDREN; i++)
 		spawnd_child_free(ch[i]);
 	free(ch);
-	spawnd_req_free(req);
 	spawnd_client_free(c);
 	close(null);
 	finish(&d);

@@ -84,6 +84,25 @@ run(struct spawnd_client *c, struct spawnd_req *req, char *out,
 	return 0;
 }
 
+/*
+ * Pings through c until the daemon counts this many children (and, unless
+ * -1, connections), for up to 5 s.  Returns the last ping's result.
+ */
+static int
+await_counts(struct spawnd_client *c, unsigned int children, int conns,
+    struct spawnd_status *ss)
+{
+	uint64_t	 end = tl_now_ms() + (uint64_t)tl_scale(5000);
+	int		 r;
+
+	while ((r = spawnd_ping(c, tl_scale(5000), ss)) == 0 &&
+	    (ss->children != children ||
+	    (conns != -1 && ss->connections != (unsigned int)conns)) &&
+	    tl_now_ms() < end)
+		tl_sleep_ms(10);
+	return r;
+}
+
 /* A spawn whose child opens a FIFO: it cannot exec before a writer comes. */
 struct stuck {
 	const struct tl_daemon	*d;
@@ -147,12 +166,7 @@ test_stuck_launch(void)
 		spawnd_client_free(c);
 		return;
 	}
-	end = tl_now_ms() + (uint64_t)tl_scale(5000);
-	do
-		r = spawnd_ping(c, tl_scale(5000), &ss);
-	while (r == 0 && ss.children == 0 && tl_now_ms() < end &&
-	    (tl_sleep_ms(10), 1));
-	tl_log("ping: %d, %u children", r, r == 0 ? ss.children : 0);
+	r = await_counts(c, 1, -1, &ss);
 	CHECK_OK(r);
 	CHECK_INT(ss.children, ==, 1);
 	CHECK_OK(spawnd_req_new(&req));
@@ -189,9 +203,8 @@ test_stuck_hangup(void)
 	struct spawnd_req	*req;
 	const char		*argv[] = { "/bin/true", NULL };
 	char			 fifo[1100];
-	uint64_t		 end;
 	pid_t			 pid;
-	int			 r = -1, wfd;
+	int			 wfd;
 
 	tl_log("== a client dies while its child is stuck before exec");
 	snprintf(fifo, sizeof fifo, "%s/fifo-hangup", d.dir);
@@ -212,22 +225,14 @@ test_stuck_hangup(void)
 		(void)spawnd_spawn(c2, req, &ch, NULL);
 		_exit(0);
 	}
-	end = tl_now_ms() + (uint64_t)tl_scale(5000);
-	while ((r = spawnd_ping(c, tl_scale(5000), &ss)) == 0 &&
-	    ss.children == 0 && tl_now_ms() < end)
-		tl_sleep_ms(10);
-	CHECK_OK(r);
+	CHECK_OK(await_counts(c, 1, 2, &ss));
 	CHECK_INT(ss.children, ==, 1);
 	CHECK_INT(ss.connections, ==, 2);
 	if (pid > 0) {
 		(void)kill(pid, SIGKILL);
 		(void)waitpid(pid, NULL, 0);
 	}
-	end = tl_now_ms() + (uint64_t)tl_scale(5000);
-	while ((r = spawnd_ping(c, tl_scale(5000), &ss)) == 0 &&
-	    (ss.children > 0 || ss.connections > 1) && tl_now_ms() < end)
-		tl_sleep_ms(10);
-	CHECK_OK(r);
+	CHECK_OK(await_counts(c, 0, 1, &ss));
 	CHECK_INT(ss.connections, ==, 1);
 	CHECK_INT(ss.children, ==, 0);
 	wfd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
@@ -252,8 +257,7 @@ test_stuck_quit(void)
 	struct stuck		 st = { 0 };
 	pthread_t		 t;
 	char			 fifo[1100];
-	uint64_t		 end;
-	int			 r = -1, wfd;
+	int			 wfd;
 
 	tl_log("== SIGTERM while a detached child is stuck before exec");
 	if (tl_start(&d2) != 0)
@@ -273,11 +277,7 @@ test_stuck_quit(void)
 		tl_stop(&d2);
 		return;
 	}
-	end = tl_now_ms() + (uint64_t)tl_scale(5000);
-	while ((r = spawnd_ping(c, tl_scale(5000), &ss)) == 0 &&
-	    ss.children == 0 && tl_now_ms() < end)
-		tl_sleep_ms(10);
-	CHECK_OK(r);
+	CHECK_OK(await_counts(c, 1, -1, &ss));
 	CHECK_INT(ss.children, ==, 1);
 	spawnd_client_free(c);
 	/* Fails the test if the daemon is still there after 10 s. */
