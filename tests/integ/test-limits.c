@@ -350,6 +350,16 @@ out:
  */
 #define QUEUE_CHILDREN	450
 
+static void
+free_cats(struct spawnd_child **ch)
+{
+	int	 i;
+
+	for (i = 0; i < QUEUE_CHILDREN; i++)
+		spawnd_child_free(ch[i]);
+	free(ch);
+}
+
 /* QUEUE_CHILDREN cats reading rfd, into ch[]; returns how many started. */
 static int
 spawn_cats(struct spawnd_client *c, int rfd, int null,
@@ -384,7 +394,7 @@ test_max_queue(void)
 	struct st_frame		 fr;
 	struct tl_daemon	 d;
 	uint64_t		 t0;
-	int			 p[2], null, i, n = 0, exited = 0, r, eof = 0;
+	int			 p[2], null, n = 0, exited = 0, r, eof = 0;
 
 	tl_log("== --max-queue 1024: %d exit records nobody reads",
 	    QUEUE_CHILDREN);
@@ -417,9 +427,7 @@ test_max_queue(void)
 	CHECK(eof);
 	CHECK_INT(exited, <, n);
 out:
-	for (i = 0; i < QUEUE_CHILDREN; i++)
-		spawnd_child_free(ch[i]);
-	free(ch);
+	free_cats(ch);
 	spawnd_client_free(c);
 	close(null);
 	finish(&d);
@@ -441,7 +449,7 @@ test_list_queue(void)
 	struct spawnd_status	 st;
 	struct tl_daemon	 d;
 	size_t			 nps = 0;
-	int			 p[2] = { -1, -1 }, null, i, n = 0;
+	int			 p[2] = { -1, -1 }, null, n = 0;
 
 	tl_log("== --max-queue 1024: a LIST of %d children", QUEUE_CHILDREN);
 	ch = calloc(QUEUE_CHILDREN, sizeof *ch);
@@ -462,9 +470,7 @@ out:
 	close(p[0]);
 	close(p[1]);	/* every cat sees EOF and exits */
 	spawnd_client_free(c2);
-	for (i = 0; i < QUEUE_CHILDREN; i++)
-		spawnd_child_free(ch[i]);
-	free(ch);
+	free_cats(ch);
 	spawnd_client_free(c);
 	close(null);
 	finish(&d);
