@@ -503,33 +503,74 @@ func (c *Client) KillPid(pid int, sig syscall.Signal, group bool) error {
 	return err
 }
 
-// Watch waits for the end of a live child of the daemon named by its
-// pid, whichever connection started it, and returns how it ended.
-func (c *Client) Watch(ctx context.Context, pid int) (*ProcessState,
-	error) {
+// Watching is a child of the daemon watched with Client.Watch.
+type Watching struct {
+	Pid  int
+	done chan struct{}
+	st   *ProcessState
+	err  error
+}
+
+// Wait waits until the watched child has ended and returns its state.
+func (w *Watching) Wait() (*ProcessState, error) {
+	<-w.done
+	return w.st, w.err
+}
+
+// Watch asks for the exit record of a live child of the daemon named by
+// its pid, whichever connection started it (WATCH).  It returns once the
+// daemon has accepted the watch; Watching.Wait then waits for the end.
+func (c *Client) Watch(ctx context.Context, pid int) (*Watching, error) {
 	if pid <= 0 {
 		return nil, syscall.ESRCH
 	}
-	p := binary.LittleEndian.AppendUint32(nil, uint32(pid))
-	var st *ProcessState
-	var werr error
-	acked := false
-	err := c.request(ctx, tWatch, p, func(f *frame) bool {
+	w := &Watching{Pid: pid, done: make(chan struct{})}
+	acked := make(chan error, 1)
+	state := 0 // 0: no answer yet, 1: watching
+	id, err := c.register(func(f *frame) bool {
 		switch {
-		case !acked && f.typ == tOK:
-			acked = true
+		case f == nil && state == 0:
+			acked <- c.err
+		case f == nil:
+			w.err = c.err
+			close(w.done)
+		case state == 0 && f.typ == tOK:
+			state = 1
+			acked <- nil
 			return true
-		case !acked && f.typ == tFailed:
-			werr = failedError(f)
-		case acked && f.typ == tExited:
-			st, werr = decodeExited(f, pid)
+		case state == 0 && f.typ == tFailed:
+			acked <- failedError(f)
+		case state == 0:
+			acked <- errProto("bad reply to WATCH")
 		default:
-			werr = errProto("bad reply to WATCH")
+			if f.typ == tExited {
+				w.st, w.err = decodeExited(f, pid)
+			} else {
+				w.err = errProto("bad EXITED")
+			}
+			close(w.done)
 		}
 		return false
 	})
-	if err == nil {
-		err = werr
+	if err != nil {
+		return nil, err
 	}
-	return st, err
+	p := binary.LittleEndian.AppendUint32(nil, uint32(pid))
+	h := append(header(tWatch, 0, len(p), 0, id), p...)
+	c.sendMu.Lock()
+	err = c.send(h, nil)
+	c.sendMu.Unlock()
+	if err != nil {
+		c.fail(err)
+	}
+	select {
+	case err = <-acked:
+	case <-ctx.Done():
+		c.unregister(id)
+		return nil, ctx.Err()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return w, nil
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -39,8 +41,11 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(testDir)
 	testSocket = filepath.Join(testDir, "socket")
+	// The daemon dies with this thread (Pdeathsig): keep to it.
+	runtime.LockOSThread()
 	d := exec.Command(daemonBin, "--socket", testSocket)
 	d.Stderr = os.Stderr
+	d.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := d.Start(); err != nil {
 		fmt.Println(err)
 		return 1
@@ -78,10 +83,50 @@ func testClient(t *testing.T) *Client {
 	return c
 }
 
-func TestSmoke(t *testing.T) {
-	out, err := Command("echo", "hi").Output()
-	if err != nil || string(out) != "hi\n" {
-		t.Fatalf("%q %v", out, err)
+// procStat returns fields 5 (pgrp) and 6 (session) of /proc/PID/stat.
+func procStat(t *testing.T, pid int) (pgrp, sid int) {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
 	}
-	_ = context.Background()
+	s := string(b)
+	s = s[strings.LastIndexByte(s, ')')+2:]
+	var state string
+	var ppid int
+	if _, err := fmt.Sscan(s, &state, &ppid, &pgrp, &sid); err != nil {
+		t.Fatal(err)
+	}
+	return pgrp, sid
 }
+
+// waitGone polls (bounded) until pid no longer runs.
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	for i := 0; i < 1000; i++ {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil || strings.Contains(string(b), ") Z ") {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Errorf("pid %d still runs", pid)
+}
+
+// sleeper starts a child that runs until killed, killed at cleanup.
+func sleeper(t *testing.T, c *Client, attr *SysProcAttr) *Cmd {
+	t.Helper()
+	cmd := Command("sleep", "60")
+	cmd.Client = c
+	cmd.SysProcAttr = attr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return cmd
+}
+
+var _ = context.Background

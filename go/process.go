@@ -210,28 +210,38 @@ func (p *ProcessState) String() string {
 // it), the pid HELLO_OK named, if it runs as the server's uid.  A pidfd
 // of a reaped process (Pid: -1) can signal nobody and is accepted.
 func (c *Client) verifyPidfd(fd, pid int) error {
-	bad := func(why string) error {
-		return fmt.Errorf("spawnd: the daemon's pidfd for pid %d: %s: %w",
-			pid, why, syscall.EPERM)
+	err := c.checkPidfd(fd, pid)
+	if err != nil && !errors.Is(err, errNotPidfd) {
+		// The child may have been reaped (and its pid reused)
+		// between the reads: then the pidfd itself says -1.
+		info := "/proc/self/fdinfo/" + strconv.Itoa(fd)
+		if g, _ := procField(info, "Pid:"); g == "-1" {
+			return nil
+		}
 	}
+	if err != nil {
+		return fmt.Errorf("spawnd: the daemon's pidfd for pid %d: "+
+			"%v: %w", pid, err, syscall.EPERM)
+	}
+	return nil
+}
+
+var errNotPidfd = errors.New("not a pidfd")
+
+func (c *Client) checkPidfd(fd, pid int) error {
 	got, err := procField("/proc/self/fdinfo/"+strconv.Itoa(fd), "Pid:")
 	if err != nil {
-		return bad("not a pidfd")
+		return errNotPidfd
 	}
 	if got == "-1" {
 		return nil
 	}
 	if got != strconv.Itoa(pid) {
-		return bad("it is a pidfd of pid " + got)
+		return errors.New("it is a pidfd of pid " + got)
 	}
 	ppid, err := procField("/proc/"+got+"/status", "PPid:")
 	if err != nil {
-		// Reaped meanwhile: then the pidfd says so.
-		if g, _ := procField("/proc/self/fdinfo/"+strconv.Itoa(fd),
-			"Pid:"); g == "-1" {
-			return nil
-		}
-		return bad("no parent found")
+		return errors.New("no parent found")
 	}
 	if ppid == strconv.Itoa(c.serverPid) {
 		return nil
@@ -243,7 +253,7 @@ func (c *Client) verifyPidfd(fd, pid int) error {
 			return nil
 		}
 	}
-	return bad("its parent " + ppid + " is not the daemon")
+	return errors.New("its parent " + ppid + " is not the daemon")
 }
 
 // procField returns the value of the first "Name:" line of a /proc file.
