@@ -129,7 +129,18 @@ func (c *Client) checkPeer() error {
 	c.serverUID, c.serverPid = int(cred.Uid), int(cred.Pid)
 	euid := os.Geteuid()
 	if c.serverUID == 0 || (euid != 0 && c.serverUID == euid) {
-		return nil
+		// SO_PEERCRED names whoever called listen(): the daemon,
+		// its first process (--background) or a service manager.
+		// The daemon's own pid comes with its frames, from the
+		// kernel (SCM_CREDENTIALS).
+		cerr = c.raw.Control(func(fd uintptr) {
+			err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET,
+				syscall.SO_PASSCRED, 1)
+		})
+		if cerr != nil {
+			return cerr
+		}
+		return os.NewSyscallError("setsockopt SO_PASSCRED", err)
 	}
 	want := "uid " + strconv.Itoa(euid) + " or root"
 	if euid == 0 {
@@ -151,7 +162,7 @@ func (c *Client) handshake(deadline time.Time) error {
 	if err := c.conn.SetReadDeadline(deadline); err != nil {
 		return err
 	}
-	f, err := c.recv()
+	f, cred, err := c.recvCred()
 	if err != nil {
 		if serr != nil {
 			return serr
@@ -173,7 +184,12 @@ func (c *Client) handshake(deadline time.Time) error {
 	if v[0] != protoVersion {
 		return syscall.EPROTONOSUPPORT
 	}
-	c.daemonPid = int(v[1])
+	// The process that answered is the daemon, whatever pid it
+	// claims: the kernel vouches for the sender.
+	if cred == nil {
+		return errProto("HELLO_OK without the sender's credentials")
+	}
+	c.daemonPid = int(cred.Pid)
 	if int64(v[2]) < int64(c.maxRequest) {
 		c.maxRequest = int(v[2])
 	}
@@ -225,8 +241,15 @@ func (c *Client) send(p []byte, fds []int) error {
 
 // recv receives one datagram and checks its header.
 func (c *Client) recv() (frame, error) {
+	f, _, err := c.recvCred()
+	return f, err
+}
+
+// recvCred is recv that also returns the sender's credentials.
+func (c *Client) recvCred() (frame, *syscall.Ucred, error) {
 	buf := make([]byte, 4096)
-	oob := make([]byte, syscall.CmsgSpace(4*4))
+	oob := make([]byte, syscall.CmsgSpace(4*4)+
+		syscall.CmsgSpace(syscall.SizeofUcred))
 	var n, oobn, flags int
 	var err error
 	rerr := c.raw.Read(func(fd uintptr) bool {
@@ -235,35 +258,47 @@ func (c *Client) recv() (frame, error) {
 		return err != syscall.EAGAIN
 	})
 	if rerr != nil {
-		return frame{}, rerr
+		return frame{}, nil, rerr
 	}
 	if err != nil {
-		return frame{}, os.NewSyscallError("recvmsg", err)
+		return frame{}, nil, os.NewSyscallError("recvmsg", err)
 	}
 	var fds []int
+	var cred *syscall.Ucred
+	bad := false
 	if oobn > 0 {
 		msgs, perr := syscall.ParseSocketControlMessage(oob[:oobn])
-		if perr != nil {
-			return frame{}, errProto("bad control data")
-		}
+		bad = perr != nil
 		for i := range msgs {
-			rights, rerr := syscall.ParseUnixRights(&msgs[i])
-			if rerr == nil {
-				fds = append(fds, rights...)
+			m := &msgs[i]
+			if m.Header.Level != syscall.SOL_SOCKET {
+				bad = true
+				continue
+			}
+			switch m.Header.Type {
+			case syscall.SCM_RIGHTS:
+				r, err := syscall.ParseUnixRights(m)
+				fds = append(fds, r...)
+				bad = bad || err != nil
+			case syscall.SCM_CREDENTIALS:
+				cred, err = syscall.ParseUnixCredentials(m)
+				bad = bad || err != nil
+			default:
+				bad = true
 			}
 		}
 	}
-	if n == 0 && oobn == 0 {
-		return frame{}, fmt.Errorf("spawnd: the daemon closed the "+
-			"connection: %w", syscall.ECONNRESET)
+	if n == 0 && len(fds) == 0 {
+		return frame{}, nil, fmt.Errorf("spawnd: the daemon closed "+
+			"the connection: %w", syscall.ECONNRESET)
 	}
 	f, ok := decodeFrame(buf[:n], fds)
-	if !ok || flags&(syscall.MSG_TRUNC|syscall.MSG_CTRUNC) != 0 {
+	if !ok || bad || flags&(syscall.MSG_TRUNC|syscall.MSG_CTRUNC) != 0 {
 		f.fds = fds
 		f.closeFDs()
-		return frame{}, errProto("bad frame from the daemon")
+		return frame{}, nil, errProto("bad frame from the daemon")
 	}
-	return f, nil
+	return f, cred, nil
 }
 
 // readLoop hands each frame to the waiter of its id, until the
@@ -320,7 +355,8 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// DaemonPid is the daemon's pid, from HELLO_OK.
+// DaemonPid is the daemon's pid: the sender of HELLO_OK, as the kernel
+// names it (SCM_CREDENTIALS).
 func (c *Client) DaemonPid() int { return c.daemonPid }
 
 // register gives a waiter a fresh id: never 0 (HELLO's) and never one

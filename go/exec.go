@@ -79,8 +79,7 @@ type Cmd struct {
 	// Detach lets the child outlive the connection.
 	Detach bool
 	// Timeout stops the child (SIGTERM, then SIGKILL after the grace)
-	// this long after it started; 0: never.  The daemon's timers tick
-	// on whole seconds (see docs/protocol.md, section 12).
+	// this long after it started (rounded up to whole ms); 0: never.
 	Timeout time.Duration
 	// Grace is the time between SIGTERM and SIGKILL when the child is
 	// stopped; 0: the daemon's default (5 s), negative: none.

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -203,57 +204,71 @@ func (p *ProcessState) String() string {
 	return res
 }
 
+// pidfdTries bounds the reads of a STARTED pidfd's parent.
+const pidfdTries = 3
+
 // verifyPidfd checks that the pidfd the daemon sent refers to the pid it
-// named, and that this process's parent is the daemon: the server that
-// passed the SO_PEERCRED check or, if that was another process (a daemon
-// that forked after listen(), or the service manager that listened for
-// it), the pid HELLO_OK named, if it runs as the server's uid.  A pidfd
-// of a reaped process (Pid: -1) can signal nobody and is accepted.
+// named, a child of the daemon; else a server could hand us a pidfd of
+// any process and have our Kill reach it.  A process already reaped
+// (fdinfo "Pid: -1", or no /proc entry) can be signalled by nobody and
+// is accepted.  A process being reaped while we read shows parent 0:
+// look again.  A daemon outside our pid namespace (pid 0) cannot be
+// checked against: the process must be outside too.
 func (c *Client) verifyPidfd(fd, pid int) error {
-	err := c.checkPidfd(fd, pid)
-	if err != nil && !errors.Is(err, errNotPidfd) {
-		// The child may have been reaped (and its pid reused)
-		// between the reads: then the pidfd itself says -1.
-		info := "/proc/self/fdinfo/" + strconv.Itoa(fd)
-		if g, _ := procField(info, "Pid:"); g == "-1" {
+	bad := func(why string) error {
+		return fmt.Errorf("spawnd: the daemon's pidfd for pid %d: "+
+			"%s: %w", pid, why, syscall.EPROTO)
+	}
+	info := "/proc/self/fdinfo/" + strconv.Itoa(fd)
+	for i := 0; i < pidfdTries; i++ {
+		s, err := procField(info, "Pid:")
+		if err != nil {
+			return bad("not a pidfd")
+		}
+		got, err := strconv.Atoi(s)
+		if err != nil {
+			return bad("not a pidfd")
+		}
+		if c.daemonPid == 0 {
+			if got == 0 || got == -1 {
+				return nil
+			}
+			return bad("a pidfd of pid " + s)
+		}
+		if got != pid && got != -1 {
+			return bad("a pidfd of pid " + s)
+		}
+		ppid, err := procPPid(pid)
+		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
+		if err == nil && ppid == c.daemonPid {
+			return nil
+		}
+		if err != nil || ppid != 0 {
+			return bad("its parent is " + strconv.Itoa(ppid) +
+				", not the daemon " + strconv.Itoa(c.daemonPid))
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("spawnd: the daemon's pidfd for pid %d: "+
-			"%v: %w", pid, err, syscall.EPERM)
-	}
-	return nil
+	return bad("it is being reaped")
 }
 
-var errNotPidfd = errors.New("not a pidfd")
-
-func (c *Client) checkPidfd(fd, pid int) error {
-	got, err := procField("/proc/self/fdinfo/"+strconv.Itoa(fd), "Pid:")
+// procPPid reads the parent of pid from /proc/PID/stat (field 4).
+func procPPid(pid int) (int, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return errNotPidfd
-	}
-	if got == "-1" {
-		return nil
-	}
-	if got != strconv.Itoa(pid) {
-		return errors.New("it is a pidfd of pid " + got)
-	}
-	ppid, err := procField("/proc/"+got+"/status", "PPid:")
-	if err != nil {
-		return errors.New("no parent found")
-	}
-	if ppid == strconv.Itoa(c.serverPid) {
-		return nil
-	}
-	if ppid == strconv.Itoa(c.daemonPid) && c.daemonPid != c.serverPid {
-		uid, err := procField("/proc/"+ppid+"/status", "Uid:")
-		if f := strings.Fields(uid); err == nil && len(f) >= 2 &&
-			f[1] == strconv.Itoa(c.serverUID) {
-			return nil
+		if errors.Is(err, syscall.ESRCH) {
+			err = fs.ErrNotExist
 		}
+		return 0, err
 	}
-	return errors.New("its parent " + ppid + " is not the daemon")
+	s := string(b)
+	i := strings.LastIndexByte(s, ')') // comm may hold anything
+	f := strings.Fields(s[i+1:])
+	if i < 0 || len(f) < 2 {
+		return 0, syscall.EINVAL
+	}
+	return strconv.Atoi(f[1])
 }
 
 // procField returns the value of the first "Name:" line of a /proc file.

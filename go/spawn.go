@@ -151,8 +151,9 @@ func (c *Client) spawn(name string, b []byte, fds []int) (*Process, error) {
 			Step: Step(r.f[1]), Index: idx}
 	}
 	if err := c.verifyPidfd(r.p.pidfd, r.p.Pid); err != nil {
-		c.unregister(id)
+		// Whoever sent it is no daemon to trust with more.
 		r.p.closePidfd()
+		c.fail(err)
 		return nil, err
 	}
 	return r.p, nil

@@ -154,7 +154,10 @@ func TestPidfdCheck(t *testing.T) {
 		if c.ok && err != nil {
 			t.Errorf("%s: %v", c.name, err)
 		}
-		if !c.ok && (!errors.Is(err, syscall.EPERM) ||
+		if !c.ok && cl.Err() == nil {
+			t.Errorf("%s: the connection stays open", c.name)
+		}
+		if !c.ok && (!errors.Is(err, syscall.EPROTO) ||
 			!strings.Contains(err.Error(), "pid "+
 				strconv.Itoa(c.pid))) {
 			t.Errorf("%s: %v", c.name, err)
