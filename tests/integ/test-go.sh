@@ -50,3 +50,54 @@ if [ "$(go env CGO_ENABLED)" != 1 ]; then
 	race=
 fi
 go test $race -count=1 ./... || exit 1
+
+# A module of a user, outside the tree, gets the package from this
+# checkout by a replace directive, and swaps exec.Command for
+# spawnd.Command; its default connection autostarts a daemon.
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/spawnd-gouser.XXXXXX") || exit 1
+daemon=
+cleanup() {
+	local rc=$?
+	[ -n "$daemon" ] && kill -TERM "$daemon" 2>/dev/null
+	rm -rf "$tmp"
+	exit "$rc"
+}
+trap cleanup EXIT
+mkdir "$tmp/user"
+cat >"$tmp/user/go.mod" <<-EOF2
+	module example.com/user
+
+	go 1.19
+
+	require spawnd.example/spawnd v0.0.0
+
+	replace spawnd.example/spawnd => $srcdir/go
+EOF2
+cat >"$tmp/user/main.go" <<-'EOF2'
+	package main
+
+	import (
+		"fmt"
+		"os"
+
+		exec "spawnd.example/spawnd"
+	)
+
+	func main() {
+		out, err := exec.Command("echo", "from a user module").Output()
+		c, cerr := exec.DefaultClient()
+		if err != nil || cerr != nil {
+			fmt.Println(err, cerr)
+			os.Exit(1)
+		}
+		fmt.Printf("%d %s", c.DaemonPid(), out)
+	}
+EOF2
+(cd "$tmp/user" && go build -o "$tmp/user/prog" .) || exit 1
+out=$(SPAWND_SOCKET=$tmp/run/socket SPAWND_DAEMON=$SPAWND "$tmp/user/prog")
+daemon=${out%% *}
+if [ "${out#* }" != "from a user module" ] || [ ! -S "$tmp/run/socket" ]; then
+	echo "FAIL: the user module printed '$out'" >&2
+	exit 1
+fi
+echo "user module: $out (autostarted daemon $daemon)"
