@@ -22,14 +22,14 @@ import (
 var ErrWaitDelay = errors.New("exec: WaitDelay expired before I/O complete")
 
 // SysProcAttr holds the process-group and session options that spawnd
-// can apply; the other fields of syscall.SysProcAttr are not supported
-// (the child's credentials, namespaces and so on are the daemon's).
+// can apply; the other fields of syscall.SysProcAttr are not supported:
+// the child's credentials, namespaces and so on are the daemon's, and
+// the protocol cannot give it a controlling terminal (so neither Setctty
+// nor Foreground).
 type SysProcAttr struct {
-	Setsid     bool // create a session
-	Setpgid    bool // set the process group to Pgid
-	Pgid       int  // 0: a new group led by the child
-	Foreground bool // make the child's new group the foreground group of Ctty
-	Ctty       int  // child fd of the terminal, for Foreground
+	Setsid  bool // create a session
+	Setpgid bool // set the process group to Pgid
+	Pgid    int  // 0: a new group led by the child
 	// KillGroup sends the stop signals of Cmd.Timeout and of the
 	// connection's end to the child's process group; the child must
 	// lead one (Setsid, or Setpgid with Pgid 0).
@@ -443,11 +443,6 @@ func (c *Cmd) start() (*Process, error) {
 	if a := c.SysProcAttr; a != nil {
 		if a.Setpgid && !a.Setsid {
 			w.recU32(recPgroup, uint32(a.Pgid))
-		} else if a.Foreground && !a.Setsid {
-			w.recU32(recPgroup, 0)
-		}
-		if a.Foreground {
-			w.recU32(recAction, actTcsetpgrp, uint32(a.Ctty))
 		}
 	}
 	um := c.Umask

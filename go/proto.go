@@ -36,19 +36,17 @@ const (
 	spawnDetach    = 0x0008
 	spawnKillGroup = 0x0040
 
-	recArgv      = 1
-	recEnv       = 2
-	recPath      = 3
-	recCwd       = 4
-	recCwdFD     = 5
-	recFD        = 6
-	recPgroup    = 10
-	recUmask     = 11
-	recRlimit    = 12
-	recAction    = 15
-	recGrace     = 16
-	recTimeout   = 17
-	actTcsetpgrp = 7
+	recArgv    = 1
+	recEnv     = 2
+	recPath    = 3
+	recCwd     = 4
+	recCwdFD   = 5
+	recFD      = 6
+	recPgroup  = 10
+	recUmask   = 11
+	recRlimit  = 12
+	recGrace   = 16
+	recTimeout = 17
 
 	killGroup = 0x1
 	killByPid = 0x2
