@@ -3,6 +3,7 @@ package spawnd
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -163,6 +164,14 @@ func (c *Client) handshake(deadline time.Time) error {
 		return err
 	}
 	f, cred, err := c.recvCred()
+	if errors.Is(err, syscall.ECONNRESET) {
+		// A server that closed with our HELLO unread leaves a
+		// pending ECONNRESET, reported before the ERROR queued
+		// ahead of it: read once more.
+		if f2, cred2, err2 := c.recvCred(); err2 == nil {
+			f, cred, err = f2, cred2, nil
+		}
+	}
 	if err != nil {
 		if serr != nil {
 			return serr
@@ -392,6 +401,9 @@ func (c *Client) unregister(id uint32) {
 // w says the answer is complete; a nil frame means the connection died.
 func (c *Client) request(ctx context.Context, typ uint16, payload []byte,
 	w waiter) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	fin := make(chan struct{})
 	var dead bool
 	id, err := c.register(func(f *frame) bool {
@@ -559,6 +571,9 @@ func (w *Watching) Wait() (*ProcessState, error) {
 func (c *Client) Watch(ctx context.Context, pid int) (*Watching, error) {
 	if pid <= 0 {
 		return nil, syscall.ESRCH
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	w := &Watching{Pid: pid, done: make(chan struct{})}
 	acked := make(chan error, 1)

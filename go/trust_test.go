@@ -165,3 +165,58 @@ func TestPidfdCheck(t *testing.T) {
 		cl.Close()
 	}
 }
+
+// fakeListener accepts connections and hands each to serve.
+func fakeListener(t *testing.T, serve func(c *net.UnixConn)) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "fake")
+	l, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: sock,
+		Net: "unixpacket"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() {
+		l.Close()
+		<-done
+	})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.AcceptUnix()
+			if err != nil {
+				return
+			}
+			serve(c)
+			c.Close()
+		}
+	}()
+	return sock
+}
+
+// A server that never answers HELLO: Dial gives up at its timeout.  A
+// refusal at accept (ERROR before HELLO) comes back as a DaemonError.
+func TestDialTimeoutAndRefusal(t *testing.T) {
+	hold := make(chan struct{})
+	defer close(hold)
+	sock := fakeListener(t, func(c *net.UnixConn) { <-hold })
+	start := time.Now()
+	_, err := Dial(sock, 200*time.Millisecond)
+	if !errors.Is(err, os.ErrDeadlineExceeded) ||
+		time.Since(start) > 10*time.Second {
+		t.Errorf("silent server: %v after %v", err, time.Since(start))
+	}
+	sock = fakeListener(t, func(c *net.UnixConn) {
+		msg := "this spawnd serves another user"
+		p := binary.LittleEndian.AppendUint32(nil, uint32(syscall.EACCES))
+		p = binary.LittleEndian.AppendUint32(p, uint32(len(msg)))
+		p = append(append(p, msg...), 0)
+		c.Write(append(header(tError, 0, len(p), 0, 0), p...))
+	})
+	_, err = Dial(sock, 5*time.Second)
+	var de *DaemonError
+	if !errors.As(err, &de) || !errors.Is(err, syscall.EACCES) ||
+		de.Message != "this spawnd serves another user" {
+		t.Errorf("refusal: %v", err)
+	}
+}
