@@ -64,8 +64,12 @@ func DialAutostart(path, daemon string, timeout time.Duration) (*Client,
 	if path == "" {
 		path = SocketPath()
 	}
-	if dir := filepath.Dir(path); dir != "/" && dir != "." {
+	dir := filepath.Dir(path)
+	if dir != "/" && dir != "." {
 		_ = os.Mkdir(dir, 0700)
+	}
+	if err := checkDir(dir); err != nil {
+		return nil, err
 	}
 	if daemon == "" {
 		daemon = os.Getenv("SPAWND_DAEMON")
@@ -179,4 +183,29 @@ func runDaemon(daemon, path string, deadline time.Time) error {
 	case <-tc:
 		return syscall.ETIMEDOUT
 	}
+}
+
+// checkDir refuses to start a daemon in a directory that another user
+// controls: it must be a directory (not a symlink) owned by us or root,
+// writable by nobody else unless sticky.
+func checkDir(dir string) error {
+	st, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	bad := ""
+	switch {
+	case !st.IsDir():
+		bad = "not a directory"
+	case !ok || (int(sys.Uid) != os.Geteuid() && sys.Uid != 0):
+		bad = "owned by another user"
+	case sys.Mode&0022 != 0 && sys.Mode&syscall.S_ISVTX == 0:
+		bad = "writable by others"
+	}
+	if bad != "" {
+		return fmt.Errorf("spawnd: will not start a daemon in %s: %s: "+
+			"%w", dir, bad, syscall.EPERM)
+	}
+	return nil
 }

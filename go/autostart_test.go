@@ -2,6 +2,7 @@ package spawnd
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"sync"
@@ -65,6 +66,14 @@ func TestAutostart(t *testing.T) {
 	if p, err := clients[2].Ping(context.Background()); err != nil ||
 		p.Connections != 4 {
 		t.Errorf("%+v %v", p, err)
+	}
+	// Not in a directory others may write to.
+	open := filepath.Join(dir, "open")
+	os.Mkdir(open, 0700)
+	os.Chmod(open, 0777)
+	_, err = DialAutostart(filepath.Join(open, "socket"), "", time.Second)
+	if !errors.Is(err, syscall.EPERM) {
+		t.Errorf("a 0777 directory: %v", err)
 	}
 	// A daemon that cannot be started: the error says so.
 	_, err = DialAutostart(filepath.Join(dir, "other"), "/nonexistent",
