@@ -24,6 +24,10 @@ import (
 )
 
 func main() {
+	os.Exit(run())
+}
+
+func run() int {
 	n := flag.Int("n", 20, "goroutines")
 	rounds := flag.Int("rounds", 100, "rounds per goroutine")
 	size := flag.Int("size", 1<<20, "bytes of the executable")
@@ -39,12 +43,12 @@ func main() {
 	}
 	prog, err := txtbusy.Program(*size)
 	if err != nil {
-		fatal(err)
+		return fatal(err)
 	}
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "spawnd-etxtbsy.")
 		if err != nil {
-			fatal(err)
+			return fatal(err)
 		}
 		defer os.RemoveAll(d)
 		*dir = d
@@ -65,7 +69,7 @@ func main() {
 		for i := range clients {
 			if clients[i], err = spawnd.Dial(*sock,
 				10*time.Second); err != nil {
-				fatal(err)
+				return fatal(err)
 			}
 		}
 		next := make(chan int, 1)
@@ -87,11 +91,12 @@ func main() {
 		fmt.Printf("ratio spawnd/os-exec %.2f\n", sp.Rate()/ex.Rate())
 	}
 	if bad {
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
-func fatal(err error) {
+func fatal(err error) int {
 	fmt.Fprintln(os.Stderr, "spawnd-etxtbsy:", err)
-	os.Exit(2)
+	return 2
 }
