@@ -220,3 +220,53 @@ func TestDialTimeoutAndRefusal(t *testing.T) {
 		t.Errorf("refusal: %v", err)
 	}
 }
+
+// HELLO_OK carries the limits in force, and the client keeps to them.
+func TestDaemonLimits(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "socket")
+	d := exec.Command(daemonBin, "--socket", sock, "--max-request",
+		"1000", "--max-fds", "4")
+	d.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		d.Process.Signal(syscall.SIGTERM)
+		d.Wait()
+	}()
+	var c *Client
+	var err error
+	for i := 0; i < 1000; i++ {
+		if c, err = Dial(sock, time.Second); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.maxRequest != 1000 || c.maxFDs != 4 {
+		t.Errorf("limits %d, %d", c.maxRequest, c.maxFDs)
+	}
+	cmd := Command("true")
+	cmd.Client = c
+	cmd.Env = []string{"A=" + strings.Repeat("x", 1000)}
+	var e *Error
+	if err := cmd.Run(); !errors.As(err, &e) || e.Err != syscall.E2BIG {
+		t.Errorf("over max_request: %v", err)
+	}
+	cmd = Command("true")
+	cmd.Client = c
+	cmd.Env = []string{}
+	cmd.ExtraFiles = []*os.File{os.Stdin, os.Stdout, os.Stderr, os.Stdin}
+	if err := cmd.Run(); !errors.As(err, &e) || e.Err != syscall.E2BIG {
+		t.Errorf("over max_fds: %v", err)
+	}
+	cmd = Command("true")
+	cmd.Client = c
+	cmd.Env = []string{}
+	if err := cmd.Run(); err != nil {
+		t.Errorf("within the limits: %v", err)
+	}
+}
