@@ -1,0 +1,3 @@
+module spawnd.example/spawnd
+
+go 1.19
