@@ -675,8 +675,11 @@ forward(int sfd, struct spawnd_child *child, unsigned int killflags)
 
 /*
  * --pty, --no-pty, or by default a pty when stdin and stdout are both
- * terminals (as run0 decides; see spawnctl(1) for why not ssh's way).
- * Never for --detach: nobody would copy its bytes.
+ * terminals (as run0 decides; see spawnctl(1) for why not ssh's way) and
+ * spawnctl runs in the terminal's foreground: started in the background
+ * ("&"), a pty would stop it (SIGTTOU, SIGTTIN) where the program run
+ * directly would have run on.  Never for --detach: nobody would copy its
+ * bytes.
  */
 static int
 pty_want(const struct run_opts *o)
@@ -685,7 +688,8 @@ pty_want(const struct run_opts *o)
 		return 0;
 	if (o->pty == 1)
 		return 1;
-	return isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+	return isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) &&
+	    tcgetpgrp(STDIN_FILENO) == getpgrp();
 }
 
 /*

@@ -251,12 +251,16 @@ send "\$SC run -- sh -c 'tty > $dir/auto'; echo b=\$((6*7))" Enter
 wait_screen b=42
 send "\$SC run --no-pty -- sh -c 'tty > $dir/nopty'; echo c=\$((6*8))" Enter
 wait_screen c=48
+# In the background ("&") no pty: it would stop spawnctl (SIGTTOU).
+send "\$SC run -- sh -c 'tty > $dir/bg' & wait; echo d=\$((6*9))" Enter
+wait_screen d=54
 auto=$(cat "$dir/auto")
 case $auto in
 /dev/pts/[0-9]*) assert_ne "$pane_tty" "$auto" "a pty by default" ;;
 *) fail "tty by default: '$auto'" ;;
 esac
 assert_eq "$pane_tty" "$(cat "$dir/nopty")" "--no-pty: the pane's tty"
+assert_eq "$pane_tty" "$(cat "$dir/bg")" "in the background: the pane's tty"
 
 note "nothing left behind"
 tm kill-server
