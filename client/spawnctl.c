@@ -704,7 +704,7 @@ pty_open(struct pty *p, const int *stdok)
 	struct winsize	 ws;
 	struct termios	 t;
 	char		 name[64];
-	int		 tty[3], any = 0, fd;
+	int		 tty[3] = { 0, 0, 0 }, any = 0, fd;
 
 	for (fd = 0; fd < 3; fd++) {
 		tty[fd] = stdok[fd] && isatty(fd);
@@ -776,6 +776,8 @@ pty_run(struct spawnd_client *client, struct spawnd_child *child,
 		return CTL_EXIT_FAIL;
 	}
 	pty_raw(p);
+	/* A resize before the signal was blocked went unseen. */
+	pty_winsize(p);
 	while ((rc = spawnd_child_wait(child, 0, &ex)) == -ETIMEDOUT) {
 		pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
