@@ -9,10 +9,12 @@
 # an interactive bash with a pty of its own: it gets a prompt, `tty` names
 # a pty other than the pane's, `stty size` follows a resize of the window,
 # Ctrl-C, Ctrl-Z (jobs, fg) and Ctrl-\ act on its jobs, less draws full
-# screen and quits, `exit 3` and a SIGTERM come back as spawnctl's status,
-# SIGTERM and SIGHUP to spawnctl end the session, and the pane's terminal
-# settings (`stty -g`) are the same after all of it.  Before that, without
-# a terminal: no pty by default, one with --pty.  Skips only without tmux.
+# screen and quits, `exit 3` and a SIGTERM come back as spawnctl's status;
+# the pane's terminal settings (`stty -g`) are the same after it, and after
+# SIGTERM or SIGHUP to spawnctl, or its daemon's death, and while SIGTSTP
+# has it stopped (raw again once continued).  The default: a pty at a
+# terminal, not in the background.  Before all that, without a terminal:
+# no pty by default, one with --pty.  Skips only without tmux.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -223,28 +225,52 @@ note "a signal's status; SIGTERM and SIGHUP to spawnctl"
 send "\$SC run --pty -- sh -c 'kill -TERM \$\$'; echo a=\$?" Enter
 wait_screen "a=143"
 gone spawnctl
-for sig in TERM HUP; do
-	send "\$SC run --pty -- sleep 100; echo $sig=\$?" Enter
+# Under a plain sh, which (unlike an interactive bash) puts back no
+# terminal settings of its own when its command is stopped or killed:
+# what stty shows then is what spawnctl left.
+# sig_run SIG: spawnctl --pty running sleep, in sh, sent SIG.
+sig_run() {
+	local i spid= line
+
+	line="sh -c '\$SC run --pty -- sleep 100; echo \$? > $dir/rc;"
+	send "$line stty -g > $dir/stty-sig'; echo $1=\$((100+1))" Enter
 	# Once the daemon's sleep runs, spawnctl waits for it.
 	for ((i = 0; i < 200; i++)); do
 		spid=$(pgrep -P "$daemon_pid" -x sleep) && break
 		sleep 0.05
 	done
-	cpid=$(pgrep -P "$outer_pid" -x spawnctl) ||
-	    { fail "no spawnctl for SIG$sig"; continue; }
-	kill -"$sig" "$cpid"
-	if [ $sig = TERM ]; then
-		wait_screen "TERM=143"
-	else
-		wait_screen "HUP=129"
-	fi
-	gone spawnctl
-	wait_pid_gone "$spid" 10 || fail "sleep still there after SIG$sig"
+	cpid=$(pgrep -s "$outer_pid" -x spawnctl) ||
+	    { fail "no spawnctl for SIG$1"; finish; }
+	[ "$1" = TSTP ] || [ "$1" = KILL-DAEMON ] && return
+	kill -"$1" "$cpid"
+	wait_screen "$1=101"
+	wait_pid_gone "$spid" 10 || fail "sleep still there after SIG$1"
+}
+
+for sig in TERM:143 HUP:129; do
+	sig_run "${sig%:*}"
+	assert_eq "${sig#*:}" "$(cat "$dir/rc")" "status after SIG${sig%:*}"
+	assert_eq "$(cat "$dir/stty-before")" "$(cat "$dir/stty-sig")" \
+	    "the pane's stty -g after SIG${sig%:*}"
 done
-send "stty -g > $dir/stty-after" Enter
-mark
-assert_eq "$(cat "$dir/stty-before")" "$(cat "$dir/stty-after")" \
-    "the pane's stty -g after the signals"
+
+note "SIGTSTP to spawnctl: stopped with the terminal restored"
+sig_run TSTP
+kill -TSTP "$cpid"
+wait_state "$cpid" T
+assert_eq "$(cat "$dir/stty-before")" "$(stty -g <"$pane_tty")" \
+    "the pane's stty -g while spawnctl is stopped"
+kill -CONT "$cpid"
+for ((i = 0; i < 200; i++)); do
+	[ "$(stty -g <"$pane_tty")" != "$(cat "$dir/stty-before")" ] && break
+	sleep 0.05
+done
+assert_ne "$(cat "$dir/stty-before")" "$(stty -g <"$pane_tty")" \
+    "raw again once continued"
+kill -TERM "$cpid"
+wait_screen "TSTP=101"
+assert_eq "$(cat "$dir/stty-before")" "$(cat "$dir/stty-sig")" \
+    "the pane's stty -g after the continued session"
 
 note "the default: a pty when stdin and stdout are terminals"
 send "\$SC run -- sh -c 'tty > $dir/auto'; echo b=\$((6*7))" Enter
@@ -262,10 +288,19 @@ esac
 assert_eq "$pane_tty" "$(cat "$dir/nopty")" "--no-pty: the pane's tty"
 assert_eq "$pane_tty" "$(cat "$dir/bg")" "in the background: the pane's tty"
 
+note "an error: the daemon goes away"
+sig_run KILL-DAEMON
+kill -KILL "$daemon_pid"
+wait "$daemon_pid" 2>/dev/null
+daemon_pid=
+wait_screen "KILL-DAEMON=101"
+assert_eq 125 "$(cat "$dir/rc")" "status when the daemon is gone"
+assert_eq "$(cat "$dir/stty-before")" "$(cat "$dir/stty-sig")" \
+    "the pane's stty -g after the error"
+
 note "nothing left behind"
 tm kill-server
 wait_pid_gone "$server_pid" 10 || fail "tmux server still there"
 wait_pid_gone "$outer_pid" 10 || fail "the pane's shell still there"
 wait_pid_gone "$ipid" 10 || fail "the inner shell still there"
-stop_daemon
 finish
