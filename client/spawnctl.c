@@ -59,9 +59,7 @@ enum {
 	OPT_RLIMIT,
 	OPT_FD,
 	OPT_EXEC_FD,
-	OPT_NO_AUTOSTART,
-	OPT_PTY,
-	OPT_NO_PTY
+	OPT_NO_AUTOSTART
 };
 
 struct run_opts {
