@@ -134,14 +134,15 @@ wait_state() {
 }
 
 wait_screen 'OUT$' || finish
-send "stty -g > $dir/stty-before" Enter
+# Settings of the pane's own (not a new pty's), for the pty to copy.
+send "stty erase ^H -ixany iutf8; stty -g > $dir/stty-before" Enter
 mark
 
 note "an interactive shell with a pty of its own"
 send "\$SC run --pty --env 'PS1=IN\$ ' -- bash --norc --noprofile -i" Enter
 wait_screen 'IN$' || finish
 send "echo \$\$ > $dir/inner-pid; tty > $dir/inner-tty" Enter
-send "stty size > $dir/size" Enter
+send "stty size > $dir/size; stty -g > $dir/stty-inner" Enter
 mark
 ipid=$(cat "$dir/inner-pid")
 inner_tty=$(cat "$dir/inner-tty")
@@ -151,6 +152,8 @@ case $inner_tty in
 esac
 assert_ne "$pane_tty" "$inner_tty" "the child's tty is not the pane's"
 assert_eq "24 80" "$(cat "$dir/size")" "stty size at the start"
+assert_eq "$(cat "$dir/stty-before")" "$(cat "$dir/stty-inner")" \
+    "the pty's settings start as the pane's"
 # Fields 6-8 of stat: session, tty_nr, tpgid.
 read -r -a st <<<"$(sed 's/.*) //' "/proc/$ipid/stat")"
 assert_eq "$ipid" "${st[3]}" "the shell leads its session"
