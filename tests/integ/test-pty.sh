@@ -306,4 +306,10 @@ tm kill-server
 wait_pid_gone "$server_pid" 10 || fail "tmux server still there"
 wait_pid_gone "$outer_pid" 10 || fail "the pane's shell still there"
 wait_pid_gone "$ipid" 10 || fail "the inner shell still there"
+for ((i = 0; i < 200; i++)); do
+	left=$(pgrep -s "$outer_pid,$ipid")
+	[ -z "$left" ] && break
+	sleep 0.05
+done
+assert_eq "" "$left" "processes left in the pane's or the pty's session"
 finish
