@@ -61,6 +61,7 @@ struct spawnd_req {
 	size_t			 actions_cap;
 	uint32_t		 grace_ms;
 	uint32_t		 timeout_ms;
+	int32_t			 ctty;		/* child fd, PROTO_HAS_CTTY */
 };
 
 /*

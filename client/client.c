@@ -757,6 +757,7 @@ spawnd_req_new(struct spawnd_req **ret_req)
 		return (-ENOMEM);
 	req->cwd_fd = -1;
 	req->exec_fd = -1;
+	req->ctty = -1;
 	*ret_req = req;
 	return (0);
 }
@@ -1027,6 +1028,20 @@ spawnd_req_set_grace(struct spawnd_req *req, unsigned int ms)
 	return (0);
 }
 
+/* -1 takes it back.  The SETSID it needs is added when the request is sent. */
+SPAWND_EXPORT int
+spawnd_req_set_ctty(struct spawnd_req *req, int child_fd)
+{
+	if (req == NULL || child_fd < -1 || child_fd >= PROTO_MAX_CHILD_FD)
+		return (-EINVAL);
+	req->ctty = child_fd;
+	if (child_fd >= 0)
+		req->has |= PROTO_HAS_CTTY;
+	else
+		req->has &= ~(uint32_t)PROTO_HAS_CTTY;
+	return (0);
+}
+
 /* File actions. */
 
 static int
@@ -1225,6 +1240,10 @@ spawn_fill(const struct spawnd_req *req, struct proto_spawn *ps,
 	ps->nactions = (uint32_t)req->nactions;
 	ps->grace_ms = req->grace_ms;
 	ps->timeout_ms = req->timeout_ms;
+	/* Only a session leader without a terminal can take one. */
+	ps->ctty = req->ctty;
+	if (req->has & PROTO_HAS_CTTY)
+		ps->flags |= PROTO_SPAWN_SETSID;
 }
 
 /* Encodes the body into b and collects the fds it passes. */

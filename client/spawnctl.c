@@ -3,10 +3,13 @@
  * program through the daemon with spawnctl's own stdin, stdout, stderr,
  * working directory and environment, forwards the signals a terminal or a
  * supervisor sends, and ends as the program ended, so that it can stand in
- * for the program in shells, pipelines and scripts.  It uses libspawnd's
- * public API (spawnd.h) only.
+ * for the program in shells, pipelines and scripts.  Run from a terminal it
+ * gives the program a pseudo-terminal of its own (--pty), so that job
+ * control and full-screen programs work as when run directly.  It uses
+ * libspawnd's public API (spawnd.h) only.
  */
 
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -22,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +39,9 @@
 
 #define CTL_CONNECT_MS		5000	/* bound on the version handshake */
 #define CTL_PING_MS		5000
+#define CTL_PTY_QUIET_MS	100	/* after the exit: output this late */
+#define CTL_PTY_DRAIN_MS	2000	/* and no more than this in all */
+#define CTL_PTY_BUF		16384
 
 /* Long-only options; the values stay clear of the short ones. */
 enum {
@@ -68,6 +75,29 @@ struct run_opts {
 	int		 *extrach;	/* their option codes */
 	size_t		  nextra;
 	int		  exec_fd;	/* --exec-fd */
+	int		  pty;		/* -1 auto, 0 --no-pty, 1 --pty */
+};
+
+/*
+ * run with a pseudo-terminal.  The subsidiary side stands in for the
+ * caller's terminal: it becomes each of the child's fds 0, 1, 2 where
+ * spawnctl's own is a terminal (or, with --pty and no terminal at all,
+ * each that is open), and the child's controlling terminal.  Bytes are
+ * copied between the master and spawnctl's stdin and stdout (or stderr).
+ */
+struct pty {
+	int		 master;	/* -1 once hung up */
+	int		 sub;		/* until the spawn */
+	int		 on[3];		/* child fd N is the subsidiary */
+	int		 term;		/* a caller fd on a terminal, or -1 */
+	int		 rawfd;		/* 0 if stdin is a terminal, else -1 */
+	int		 raw;		/* rawfd is in raw mode now */
+	struct termios	 saved;		/* rawfd's settings, to restore */
+	int		 in;		/* copied to the master, or -1 */
+	int		 out;		/* the master is copied here, or -1 */
+	int		 eof;		/* the master read EOF or EIO */
+	char		 buf[CTL_PTY_BUF];	/* in's bytes not yet written */
+	size_t		 off, len;
 };
 
 static void	 usage(FILE *, int) __attribute__((noreturn));
@@ -94,12 +124,29 @@ static const char *ctl_daemon(void);
 static int	 ctl_no_autostart;
 static int	 spawn_error(const char *, int, const struct spawnd_failure *,
 		     int);
-static void	 std_release(const int *);
+static void	 std_release(const int *, const int *);
 static int	 run_child(struct spawnd_client *, struct spawnd_child *,
-		     unsigned int, const int *);
+		     unsigned int, const int *, struct pty *);
 static int	 run_wait(struct spawnd_client *, struct spawnd_child *,
 		     unsigned int);
 static int	 signals_open(void);
+static int	 pty_want(const struct run_opts *);
+static int	 pty_open(struct pty *, const int *);
+static int	 pty_request(struct spawnd_req *, const struct pty *);
+static int	 pty_run(struct spawnd_client *, struct spawnd_child *,
+		     struct pty *, unsigned int);
+static int	 pty_signals_open(void);
+static void	 pty_signal(int, struct pty *, struct spawnd_child *,
+		     unsigned int);
+static void	 pty_raw(struct pty *);
+static void	 pty_restore(struct pty *);
+static void	 pty_winsize(const struct pty *);
+static void	 pty_input(struct pty *);
+static void	 pty_flush(struct pty *);
+static void	 pty_output(struct pty *);
+static void	 pty_drain(struct pty *);
+static void	 pty_hangup(struct pty *);
+static void	 pty_close(struct pty *);
 static void	 forward(int, struct spawnd_child *, unsigned int);
 static int	 exit_like(int);
 static int	 cmd_run(int, char **);
@@ -142,11 +189,12 @@ run_usage(FILE *f, int code)
 "           [--unset name]... [--clear-env] [--detach] [--setsid]\n"
 "           [--timeout seconds] [--pgroup] [--umask mode] [--nice n]\n"
 "           [--rlimit name=cur[:max]]... [--fd n=path[:mode]|n=&m]...\n"
-"           [--exec-fd] [--] prog [arg...]\n"
+"           [--exec-fd] [-t|--pty|-T|--no-pty] [--] prog [arg...]\n"
 "\n"
 "Runs prog through spawnd with spawnctl's stdin, stdout, stderr, working\n"
 "directory and environment; exits as prog does (128+N if killed by signal\n"
-"N).  SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to prog.\n"
+"N).  SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to prog.  When\n"
+"stdin and stdout are terminals, prog gets a pseudo-terminal of its own.\n"
 "\n"
 "  --socket path      the daemon's socket (default: $SPAWND_SOCKET, else\n"
 "                     $XDG_RUNTIME_DIR/spawnd/socket, else\n"
@@ -169,6 +217,10 @@ run_usage(FILE *f, int code)
 "  --exec-fd          open prog here and run exactly that file, by fd\n"
 "  --no-autostart     fail if no daemon answers, instead of starting a\n"
 "                     private one on the socket\n"
+"  -t, --pty          give prog a pseudo-terminal as its controlling\n"
+"                     terminal, in a session of its own (the default when\n"
+"                     stdin and stdout are terminals)\n"
+"  -T, --no-pty       never; prog shares spawnctl's terminal fds\n"
 "\n"
 "Exit status: prog's, or 125 if spawnctl failed, 126 if prog could not be\n"
 "executed, 127 if it was not found.\n");
@@ -262,6 +314,8 @@ run_parse(int argc, char **argv, struct run_opts *o)
 		{ "fd",		 required_argument, NULL, OPT_FD },
 		{ "exec-fd",	 no_argument,	    NULL, OPT_EXEC_FD },
 		{ "no-autostart", no_argument,	    NULL, OPT_NO_AUTOSTART },
+		{ "pty",	 no_argument,	    NULL, 't' },
+		{ "no-pty",	 no_argument,	    NULL, 'T' },
 		{ "help",	 no_argument,	    NULL, 'h' },
 		{ NULL,		 0,		    NULL, 0 }
 	};
@@ -272,7 +326,8 @@ run_parse(int argc, char **argv, struct run_opts *o)
 	    (o->extrach = calloc((size_t)argc, sizeof *o->extrach)) == NULL)
 		err(CTL_EXIT_FAIL, "calloc");
 	optind = 0;	/* glibc: start afresh, argv[0] is "run" */
-	while ((ch = getopt_long(argc, argv, "+:hp", opts, NULL)) != -1) {
+	o->pty = -1;
+	while ((ch = getopt_long(argc, argv, "+:hptT", opts, NULL)) != -1) {
 		if (ch == 'h')
 			run_usage(stdout, 0);
 		if (ch == '?' || ch == ':')
@@ -285,6 +340,11 @@ run_parse(int argc, char **argv, struct run_opts *o)
 		run_usage(stderr, CTL_EXIT_USAGE);
 	}
 	o->argv = argv + optind;
+	if (o->pty == 1 && (o->flags & SPAWND_DETACH)) {
+		fprintf(stderr, "spawnctl run: --pty and --detach exclude "
+		    "each other\n");
+		return CTL_EXIT_USAGE;
+	}
 	if (o->argv[0][0] == '\0') {
 		fprintf(stderr, "spawnctl run: empty program name\n");
 		return CTL_EXIT_USAGE;
@@ -316,6 +376,8 @@ run_option(int ch, const char *arg, struct run_opts *o)
 		o->extra[o->nextra++] = arg;
 		break;
 	case OPT_EXEC_FD:	o->exec_fd = 1; break;
+	case 't':		o->pty = 1; break;
+	case 'T':		o->pty = 0; break;
 	case OPT_NO_AUTOSTART:	ctl_no_autostart = 1; break;
 	case OPT_ENV:
 		if (arg[0] == '=' || strchr(arg, '=') == NULL)
@@ -421,7 +483,9 @@ run_request(const struct run_opts *o, const char **envp, const int *stdok,
 	if ((rc = spawnd_req_set_umask(req, ctl_umask())) < 0)
 		goto fail;
 	for (i = 0; i < o->nextra; i++)
-		if ((rc = run_extra(req, o->extrach[i], o->extra[i])) != 0) {
+		/* A pty's session leader leads its group already. */
+		if (!(o->extrach[i] == OPT_PGROUP && o->pty == 1) &&
+		    (rc = run_extra(req, o->extrach[i], o->extra[i])) != 0) {
 			spawnd_req_free(req);
 			return rc > 0 ? rc : CTL_EXIT_FAIL;
 		}
@@ -511,17 +575,18 @@ spawn_error(const char *prog, int rc, const struct spawnd_failure *f,
 /*
  * Once the child has its copies, spawnctl lets go of stdin and stdout so
  * that readers see EOF and writers EPIPE when the child closes them, as if
- * it ran alone.  stderr stays, for spawnctl's own last words.
+ * it ran alone.  stderr stays, for spawnctl's own last words.  Those that
+ * a pty stands in for (keep) stay: spawnctl copies bytes through them.
  */
 static void
-std_release(const int *stdok)
+std_release(const int *stdok, const int *keep)
 {
 	int	fd, null;
 
 	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
 		return;
 	for (fd = 0; fd < 2; fd++)
-		if (stdok[fd])
+		if (stdok[fd] && (keep == NULL || !keep[fd]))
 			(void)dup2(null, fd);
 	(void)close(null);
 }
@@ -607,6 +672,384 @@ forward(int sfd, struct spawnd_child *child, unsigned int killflags)
 }
 
 /*
+ * --pty, --no-pty, or by default a pty when stdin and stdout are both
+ * terminals (as run0 decides; see spawnctl(1) for why not ssh's way) and
+ * spawnctl runs in the terminal's foreground: started in the background
+ * ("&"), a pty would stop it (SIGTTOU, SIGTTIN) where the program run
+ * directly would have run on.  Never for --detach: nobody would copy its
+ * bytes.
+ */
+static int
+pty_want(const struct run_opts *o)
+{
+	if (o->pty == 0 || (o->flags & SPAWND_DETACH))
+		return 0;
+	if (o->pty == 1)
+		return 1;
+	return isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) &&
+	    tcgetpgrp(STDIN_FILENO) == getpgrp();
+}
+
+/*
+ * Opens the pty pair and decides which of the child's fds it stands in for.
+ * The child's terminal settings and window size start as the caller's
+ * terminal's, before spawnctl makes its own raw.  Returns 0, or -1 with a
+ * message.
+ */
+static int
+pty_open(struct pty *p, const int *stdok)
+{
+	struct winsize	 ws;
+	struct termios	 t;
+	char		 name[64];
+	int		 tty[3] = { 0, 0, 0 }, any = 0, fd;
+
+	for (fd = 0; fd < 3; fd++) {
+		tty[fd] = stdok[fd] && isatty(fd);
+		any |= tty[fd];
+	}
+	for (fd = 0; fd < 3; fd++)
+		p->on[fd] = any ? tty[fd] : stdok[fd];
+	p->term = tty[0] ? 0 : tty[1] ? 1 : tty[2] ? 2 : -1;
+	p->rawfd = tty[0] ? 0 : -1;
+	p->in = p->on[0] ? 0 : -1;
+	p->out = p->on[1] ? 1 : p->on[2] ? 2 : -1;
+	if ((p->master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1 ||
+	    grantpt(p->master) == -1 || unlockpt(p->master) == -1 ||
+	    ptsname_r(p->master, name, sizeof name) != 0 ||
+	    (p->sub = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1) {
+		warn("pseudo-terminal");
+		return -1;
+	}
+	if (p->term != -1 && tcgetattr(p->term, &t) == 0)
+		(void)tcsetattr(p->sub, TCSANOW, &t);
+	if (p->term != -1 && ioctl(p->term, TIOCGWINSZ, &ws) == 0)
+		(void)ioctl(p->master, TIOCSWINSZ, &ws);
+	if (p->rawfd != -1 && tcgetattr(p->rawfd, &p->saved) == -1)
+		p->rawfd = -1;
+	if (fcntl(p->master, F_SETFL, O_RDWR | O_NONBLOCK) == -1) {
+		warn("pseudo-terminal");
+		return -1;
+	}
+	return 0;
+}
+
+/* The subsidiary as the child's 0, 1, 2 where it stands in, and its tty. */
+static int
+pty_request(struct spawnd_req *req, const struct pty *p)
+{
+	int	 fd, ctty = -1, rc = 0;
+
+	for (fd = 2; fd >= 0 && rc == 0; fd--)
+		if (p->on[fd]) {
+			rc = spawnd_req_set_fd(req, p->sub, fd);
+			ctty = fd;
+		}
+	if (rc == 0)
+		rc = spawnd_req_set_ctty(req, ctty);
+	if (rc < 0) {
+		warnx("pseudo-terminal: %s", strerror(-rc));
+		return CTL_EXIT_FAIL;
+	}
+	return 0;
+}
+
+/*
+ * The session: copies bytes between the caller and the master until the
+ * child has exited and its output is drained, with the caller's terminal
+ * raw all along (its Ctrl-C, Ctrl-Z, Ctrl-\ are bytes for the pty's line
+ * discipline, which signals the child's foreground group).  Every way out
+ * passes pty_restore() before exit_like() or a message.
+ */
+static int
+pty_run(struct spawnd_client *client, struct spawnd_child *child,
+    struct pty *p, unsigned int killflags)
+{
+	struct pollfd		 pfd[5];
+	struct spawnd_exit	 ex;
+	int			 sfd, rc, pidfd = spawnd_child_fd(child);
+
+	if ((sfd = pty_signals_open()) == -1) {
+		warn("signalfd");
+		return CTL_EXIT_FAIL;
+	}
+	pty_raw(p);
+	/* A resize before the signal was blocked went unseen. */
+	pty_winsize(p);
+	while ((rc = spawnd_child_wait(child, 0, &ex)) == -ETIMEDOUT) {
+		pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+		pfd[2] = (struct pollfd){ .fd = spawnd_client_fd(client),
+		    .events = POLLIN };
+		pfd[3] = (struct pollfd){ .fd = p->len == 0 ? p->in : -1,
+		    .events = POLLIN };
+		pfd[4] = (struct pollfd){ .fd = p->eof ? -1 : p->master,
+		    .events = POLLIN | (p->len != 0 ? POLLOUT : 0) };
+		if (poll(pfd, 5, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			rc = -errno;
+			break;
+		}
+		if (pfd[0].revents != 0)
+			pty_signal(sfd, p, child, killflags);
+		if (pfd[1].revents != 0)
+			pidfd = -1;
+		if (pfd[3].revents != 0 && p->in != -1)
+			pty_input(p);
+		if ((pfd[4].revents & POLLOUT) && p->master != -1)
+			pty_flush(p);
+		if ((pfd[4].revents & ~POLLOUT) && p->master != -1)
+			pty_output(p);
+	}
+	if (rc == 0)
+		pty_drain(p);
+	pty_restore(p);
+	(void)close(sfd);
+	if (rc < 0) {
+		warnx("waiting for pid %ld: %s", (long)spawnd_child_pid(child),
+		    strerror(-rc));
+		return CTL_EXIT_FAIL;
+	}
+	pty_close(p);
+	return exit_like(ex.status);
+}
+
+/*
+ * Besides the signals run_wait() forwards: SIGWINCH (the window size goes
+ * to the pty), SIGTSTP and SIGCONT (spawnctl stops with its terminal
+ * restored, and takes it raw again when continued).
+ */
+static int
+pty_signals_open(void)
+{
+	sigset_t	 set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGWINCH);
+	sigaddset(&set, SIGTSTP);
+	sigaddset(&set, SIGCONT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		return -1;
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+/*
+ * The signals that came.  SIGHUP means the caller's terminal is gone:
+ * the pty hangs up too, and the kernel sends the child's session its
+ * SIGHUP.  The others a terminal would not send (they come from kill, as
+ * keys are bytes now) go to the child as run_wait() sends them.
+ */
+static void
+pty_signal(int sfd, struct pty *p, struct spawnd_child *child,
+    unsigned int killflags)
+{
+	struct signalfd_siginfo	 si;
+	int			 rc;
+
+	while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+		switch (si.ssi_signo) {
+		case SIGWINCH:
+			pty_winsize(p);
+			break;
+		case SIGTSTP:
+			pty_restore(p);
+			(void)kill(getpid(), SIGSTOP);
+			/* FALLTHROUGH */
+		case SIGCONT:
+			pty_raw(p);
+			pty_winsize(p);
+			break;
+		case SIGHUP:
+			pty_hangup(p);
+			break;
+		default:
+			rc = spawnd_child_kill(child, (int)si.ssi_signo,
+			    killflags);
+			if (rc < 0 && rc != -ESRCH)
+				warnx("cannot forward signal %u to pid %ld: %s",
+				    si.ssi_signo, (long)spawnd_child_pid(child),
+				    strerror(-rc));
+		}
+	}
+}
+
+/*
+ * The caller's terminal raw, as ssh makes it: no echo, no line editing,
+ * no signals from keys, no output processing (the pty does its own).
+ */
+static void
+pty_raw(struct pty *p)
+{
+	struct termios	 t;
+
+	if (p->rawfd == -1)
+		return;
+	t = p->saved;
+	cfmakeraw(&t);
+	t.c_cc[VMIN] = 1;
+	t.c_cc[VTIME] = 0;
+	if (tcsetattr(p->rawfd, TCSADRAIN, &t) == 0)
+		p->raw = 1;
+}
+
+static void
+pty_restore(struct pty *p)
+{
+	if (!p->raw)
+		return;
+	(void)tcsetattr(p->rawfd, TCSADRAIN, &p->saved);
+	p->raw = 0;
+}
+
+/* The caller's window size to the pty: its foreground group gets SIGWINCH. */
+static void
+pty_winsize(const struct pty *p)
+{
+	struct winsize	 ws;
+
+	if (p->term != -1 && p->master != -1 &&
+	    ioctl(p->term, TIOCGWINSZ, &ws) == 0)
+		(void)ioctl(p->master, TIOCSWINSZ, &ws);
+}
+
+/*
+ * Bytes from the caller for the pty.  End of input from a terminal is its
+ * hang-up; from a pipe or file (--pty without a terminal) it becomes the
+ * pty's end-of-file character, if the pty reads lines.
+ */
+static void
+pty_input(struct pty *p)
+{
+	struct termios	 t;
+	ssize_t		 n;
+
+	n = read(p->in, p->buf, sizeof p->buf);
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n > 0) {
+		p->off = 0;
+		p->len = (size_t)n;
+		pty_flush(p);
+		return;
+	}
+	p->in = -1;
+	if (p->rawfd != -1) {
+		pty_hangup(p);
+		return;
+	}
+	if (tcgetattr(p->master, &t) == 0 && (t.c_lflag & ICANON)) {
+		p->buf[0] = (char)t.c_cc[VEOF];
+		p->off = 0;
+		p->len = 1;
+		pty_flush(p);
+	}
+}
+
+/* As much of the caller's bytes as the pty takes now. */
+static void
+pty_flush(struct pty *p)
+{
+	ssize_t	 n;
+
+	while (p->len != 0) {
+		n = write(p->master, p->buf + p->off, p->len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			/* Nobody reads the pty any more: drop them. */
+			p->len = 0;
+			return;
+		}
+		p->off += (size_t)n;
+		p->len -= (size_t)n;
+	}
+}
+
+/*
+ * The child's output, to the caller.  EIO on the master means every
+ * holder of the subsidiary has closed it.  A caller that can no longer
+ * take output is a hung-up terminal.
+ */
+static void
+pty_output(struct pty *p)
+{
+	char		 buf[CTL_PTY_BUF];
+	ssize_t		 n, w;
+	size_t		 done;
+
+	n = read(p->master, buf, sizeof buf);
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		p->eof = 1;
+		return;
+	}
+	for (done = 0; p->out != -1 && done < (size_t)n;) {
+		w = write(p->out, buf + done, (size_t)n - done);
+		if (w > 0)
+			done += (size_t)w;
+		else if (w == 0 || errno != EINTR)
+			pty_hangup(p);
+	}
+}
+
+/*
+ * After the child's exit: what it wrote last may still be on its way
+ * through the pty.  Read until EIO (no one holds the subsidiary), or a
+ * quiet moment: a background job that outlives it may hold it for good.
+ */
+static void
+pty_drain(struct pty *p)
+{
+	struct timespec	 t0, t;
+	struct pollfd	 pfd;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (p->master != -1 && !p->eof) {
+		pfd = (struct pollfd){ .fd = p->master, .events = POLLIN };
+		if (poll(&pfd, 1, CTL_PTY_QUIET_MS) <= 0)
+			break;
+		pty_output(p);
+		(void)clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 +
+		    (t.tv_nsec - t0.tv_nsec) / 1000000 > CTL_PTY_DRAIN_MS)
+			break;
+	}
+}
+
+/* The caller's terminal is gone: so is the child's (SIGHUP to it). */
+static void
+pty_hangup(struct pty *p)
+{
+	if (p->master != -1)
+		(void)close(p->master);
+	p->master = -1;
+	p->eof = 1;
+	p->in = p->out = -1;
+	p->len = 0;
+}
+
+/* Accepts a pty never opened ({ -1, -1 }) or already closed. */
+static void
+pty_close(struct pty *p)
+{
+	pty_restore(p);
+	if (p->sub != -1)
+		(void)close(p->sub);
+	p->sub = -1;
+	if (p->master != -1)
+		(void)close(p->master);
+	p->master = -1;
+}
+
+/*
  * Ends as the child ended.  For a signal, spawnctl kills itself with it
  * (core dumps off), as sudo does, rather than exit(128+N): a shell reports
  * 128+N either way, but bash stops a loop on Ctrl-C only when its command
@@ -637,7 +1080,7 @@ exit_like(int status)
 /* The child runs: print its pid (--detach) or wait for it. */
 static int
 run_child(struct spawnd_client *client, struct spawnd_child *child,
-    unsigned int flags, const int *stdok)
+    unsigned int flags, const int *stdok, struct pty *pty)
 {
 	if (flags & SPAWND_DETACH) {
 		if (printf("%ld\n", (long)spawnd_child_pid(child)) < 0 ||
@@ -645,7 +1088,11 @@ run_child(struct spawnd_client *client, struct spawnd_child *child,
 			return CTL_EXIT_FAIL;
 		return 0;
 	}
-	std_release(stdok);
+	if (pty != NULL) {
+		std_release(stdok, pty->on);
+		return pty_run(client, child, pty, flags & SPAWND_KILL_GROUP);
+	}
+	std_release(stdok, NULL);
 	return run_wait(client, child, flags & SPAWND_KILL_GROUP);
 }
 
@@ -658,6 +1105,7 @@ cmd_run(int argc, char **argv)
 	struct spawnd_req	*req = NULL;
 	struct spawnd_child	*child = NULL;
 	struct spawnd_failure	 f = { 0, SPAWND_STEP_NONE, -1 };
+	struct pty		 pty = { .master = -1, .sub = -1 };
 	const char		**envp = NULL;
 	int			 stdok[3], dirfd = -1, fd, rc, code;
 
@@ -667,6 +1115,8 @@ cmd_run(int argc, char **argv)
 	for (fd = 0; fd < 3; fd++)
 		stdok[fd] = fcntl(fd, F_GETFD) != -1;
 	code = CTL_EXIT_FAIL;
+	if ((o.pty = pty_want(&o)) && pty_open(&pty, stdok) != 0)
+		goto out;
 	if ((envp = env_build(&o)) == NULL) {
 		warn("environment");
 		goto out;
@@ -677,14 +1127,27 @@ cmd_run(int argc, char **argv)
 		goto out;
 	}
 	if ((code = run_request(&o, envp, stdok, dirfd, &req)) != 0 ||
+	    (o.pty && (code = pty_request(req, &pty)) != 0) ||
 	    (code = ctl_connect(o.socket, CTL_EXIT_FAIL, &client)) != 0)
 		goto out;
-	if ((rc = spawnd_spawn(client, req, &child, &f)) < 0)
+	rc = spawnd_spawn(client, req, &child, &f);
+	/* The child's copies only: its exit hangs the master up. */
+	if (pty.sub != -1) {
+		(void)close(pty.sub);
+		pty.sub = -1;
+	}
+	if (rc == -EPROTO && f.step == SPAWND_STEP_REQUEST && o.pty) {
+		warnx("%s: spawnd refused the request: a daemon older than "
+		    "--pty? (--no-pty runs without)", o.argv[0]);
+		code = CTL_EXIT_FAIL;
+	} else if (rc < 0)
 		code = spawn_error(o.argv[0], rc, &f, dirfd != -1 &&
 		    o.cwd != NULL);
 	else
-		code = run_child(client, child, o.flags, stdok);
+		code = run_child(client, child, o.flags, stdok,
+		    o.pty ? &pty : NULL);
 out:
+	pty_close(&pty);
 	spawnd_child_free(child);
 	spawnd_client_free(client);
 	spawnd_req_free(req);

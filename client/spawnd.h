@@ -66,6 +66,7 @@ struct spawnd_child;
 #define SPAWND_STEP_FDS		11
 #define SPAWND_STEP_ACTION	12	/* a file action; see .action */
 #define SPAWND_STEP_EXEC	13
+#define SPAWND_STEP_CTTY	14	/* spawnd_req_set_ctty() */
 
 struct spawnd_failure {
 	int		 error;		/* positive errno value */
@@ -236,6 +237,20 @@ int	spawnd_req_set_sched(struct spawnd_req *req, int policy,
 int	spawnd_req_set_timeout(struct spawnd_req *req, unsigned int ms);
 /* Time between SIGTERM and SIGKILL when the child is stopped (5000). */
 int	spawnd_req_set_grace(struct spawnd_req *req, unsigned int ms);
+/*
+ * Gives the child a controlling terminal, as a login or a terminal
+ * emulator does: the child starts a new session (SPAWND_SETSID is implied),
+ * and after the fd map and the file actions the terminal open at its fd
+ * child_fd (a pty's subsidiary, usually also 0, 1 and 2) becomes the
+ * session's controlling terminal (TIOCSCTTY) with the child's process group
+ * in the foreground (TIOCSPGRP).  Failures are step SPAWND_STEP_CTTY:
+ * -ENOTTY (not a terminal), -EBADF (not open), -EPERM (the terminal is
+ * another session's).  Not with spawnd_req_set_pgroup() (a session leader
+ * keeps its group: -EPERM at SPAWND_STEP_PGROUP).  A daemon older than this
+ * call refuses the request: -EPROTO at SPAWND_STEP_REQUEST.  child_fd -1
+ * removes the setting; -EINVAL below -1 or past the protocol's fd limit.
+ */
+int	spawnd_req_set_ctty(struct spawnd_req *req, int child_fd);
 
 /*
  * File actions, applied in the child in the order added, after the fd

@@ -133,6 +133,7 @@ static long	child_fds(struct setup *);
 static long	child_keep(int, int, int);
 static long	child_action(struct setup *, const struct proto_action *);
 static long	child_guard(struct setup *, const struct proto_action *);
+static long	child_ctty(const struct setup *);
 static long	child_exec(const struct setup *);
 static int	child_is_script(int);
 static long	child_search(const struct setup *, char *const *);
@@ -291,6 +292,9 @@ child_main(void *arg)
 			child_fail(s, PROTO_STEP_ACTION, (int)i, r);
 			return 127;
 		}
+	step = PROTO_STEP_CTTY;
+	if ((req->has & PROTO_HAS_CTTY) && (r = child_ctty(s)) < 0)
+		goto fail;
 	step = PROTO_STEP_RLIMIT;
 	if ((r = child_rlimits_apply(req)) < 0)
 		goto fail;
@@ -601,6 +605,30 @@ child_action(struct setup *s, const struct proto_action *a)
 		return RS3(SYS_ioctl, a->fd, TIOCSPGRP, &pgrp);
 	}
 	return -EINVAL;
+}
+
+/*
+ * The CTTY record: the terminal at the child's fd becomes the controlling
+ * terminal of its session (SETSID made it a leader with none; 0: never
+ * steal one another session has) and its group the foreground one.  The
+ * signals are still blocked, so TIOCSPGRP cannot stop us with SIGTTOU.
+ * Our own fds are not the client's: as for the file actions, EBADF.
+ */
+static long CHILD_CODE
+child_ctty(const struct setup *s)
+{
+	long	 r;
+	int	 fd = s->req->ctty, pgrp;
+
+	if (fd == s->own[0] || fd == s->own[1])
+		return -EBADF;
+	if ((r = RS3(SYS_ioctl, fd, TIOCSCTTY, 0)) < 0)
+		return r;
+	if ((r = RS1(SYS_getpgid, 0)) < 0)
+		return r;
+	pgrp = (int)r;
+	r = RS3(SYS_ioctl, fd, TIOCSPGRP, &pgrp);
+	return r < 0 ? r : 0;
 }
 
 /*

@@ -98,6 +98,7 @@ static const char *const step_names[] = {
 	[PROTO_STEP_FDS] = "fd setup",
 	[PROTO_STEP_ACTION] = "file action",
 	[PROTO_STEP_EXEC] = "exec",
+	[PROTO_STEP_CTTY] = "controlling terminal",
 };
 
 /* Little-endian helpers. */
@@ -638,6 +639,7 @@ spawn_init(struct proto_spawn *req)
 	memset(req, 0, sizeof *req);
 	req->cwd_fd = -1;
 	req->exec_fd = -1;
+	req->ctty = -1;
 }
 
 static void
@@ -725,6 +727,9 @@ dec_record(struct dec *d, uint16_t tag, struct rd *r)
 			return (-EPROTO);
 		req->has |= PROTO_HAS_NOFILE;
 		return (0);
+	case PROTO_REC_CTTY:
+		req->has |= PROTO_HAS_CTTY;
+		return (dec_act_fd(r, &req->ctty));
 	default:
 		return (dec_u32rec(d, tag, r));
 	}
@@ -1012,6 +1017,10 @@ dec_check(const struct dec *d)
 	if ((d->seen & (1u << PROTO_REC_NOFILE)) != 0 &&
 	    (d->rlimits & (1u << RLIMIT_NOFILE)) != 0)
 		return (-EINVAL);
+	/* A terminal is acquired by a session leader with none yet. */
+	if ((d->seen & (1u << PROTO_REC_CTTY)) != 0 &&
+	    (d->req->flags & PROTO_SPAWN_SETSID) == 0)
+		return (-EINVAL);
 	/* An fd nobody uses would be smuggled into the daemon for nothing. */
 	for (i = 0; i < d->nfds; i++) {
 		if ((d->used[i / 64] & ((uint64_t)1 << (i % 64))) == 0)
@@ -1186,6 +1195,8 @@ enc_scalars(struct proto_buf *b, const struct proto_spawn *req)
 		enc_u32(b, PROTO_REC_TIMEOUT, req->timeout_ms);
 	if (req->has & PROTO_HAS_NOFILE)
 		enc_u64(b, PROTO_REC_NOFILE, req->nofile);
+	if (req->has & PROTO_HAS_CTTY)
+		enc_u32(b, PROTO_REC_CTTY, (uint32_t)req->ctty);
 }
 
 static void

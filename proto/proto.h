@@ -154,7 +154,8 @@
 
 /*
  * Steps a spawn can fail at.  The child runs them in this order, except
- * RLIMIT, which comes after ACTION (fds are placed before the limits).
+ * RLIMIT, which comes after ACTION (fds are placed before the limits), and
+ * CTTY, which comes between them (its fd may be one an action opened).
  */
 #define PROTO_STEP_NONE		0
 #define PROTO_STEP_REQUEST	1	/* refused by the daemon before fork */
@@ -170,7 +171,8 @@
 #define PROTO_STEP_FDS		11
 #define PROTO_STEP_ACTION	12
 #define PROTO_STEP_EXEC		13
-#define PROTO_STEP_MAX		13
+#define PROTO_STEP_CTTY		14	/* after ACTION, before RLIMIT */
+#define PROTO_STEP_MAX		14
 
 /*
  * Spawn body:
@@ -221,6 +223,14 @@
  *		a client's "my own soft limit" default without risking a hard
  *		limit the daemon may not raise.  Absent (and no RLIMIT for it):
  *		the soft limit the daemon started with.
+ *	CTTY	i32 child_fd, 0 <= child_fd < PROTO_MAX_CHILD_FD; needs
+ *		PROTO_SPAWN_SETSID.  After the file actions, the terminal
+ *		open at child_fd becomes the new session's controlling
+ *		terminal (TIOCSCTTY, never stealing it from another session)
+ *		and the child's process group its foreground group
+ *		(TIOCSPGRP); step PROTO_STEP_CTTY.  Added within version 1:
+ *		a daemon older than it fails the request with EPROTO at
+ *		PROTO_STEP_REQUEST (tag > 19), it never ignores it.
  *
  * Every record's value must be exactly as long as its length says.  Fd
  * indexes refer to the fds of the request's first frame, 0-based; every
@@ -254,7 +264,8 @@
 #define PROTO_REC_TIMEOUT	17
 #define PROTO_REC_FD_CLOEXEC	18
 #define PROTO_REC_NOFILE	19
-#define PROTO_REC_MAX		19
+#define PROTO_REC_CTTY		20
+#define PROTO_REC_MAX		20
 
 #define PROTO_ACT_OPEN		1
 #define PROTO_ACT_CLOSE		2
@@ -365,6 +376,7 @@ struct proto_action {
 #define PROTO_HAS_GRACE		0x0040
 #define PROTO_HAS_TIMEOUT	0x0080
 #define PROTO_HAS_NOFILE	0x0100
+#define PROTO_HAS_CTTY		0x0200
 
 /*
  * A decoded spawn body.  Strings and the argv/envp vectors point into the
@@ -398,6 +410,7 @@ struct proto_spawn {
 	uint32_t		 grace_ms;
 	uint32_t		 timeout_ms;
 	uint64_t		 nofile;	/* soft RLIMIT_NOFILE */
+	int32_t			 ctty;		/* child fd: PROTO_HAS_CTTY */
 	void			*alloc;		/* owned arrays */
 };
 

@@ -158,6 +158,9 @@ spawn_seeds(void)
 	r.cwd_fd = 0;
 	r.exec_fd = 1;
 	spawn_seed("everything", 2, &r);
+	r.has |= PROTO_HAS_CTTY;
+	r.ctty = 0;
+	spawn_seed("ctty", 2, &r);
 }
 
 static void

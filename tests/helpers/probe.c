@@ -19,6 +19,9 @@
  *	argc, argv.I		the arguments, argv[0] included
  *	exe			readlink /proc/self/exe
  *	pid ppid sid pgid	and pgid_is_pid, sid_is_pid (0/1)
+ *	tty_nr tpgid		from /proc/self/stat: the controlling
+ *				terminal's device (0: none) and its
+ *				foreground group (-1: none)
  *	ruid euid suid rgid egid sgid
  *	cwd			getcwd
  *	umask			octal, from /proc/self/status
@@ -122,6 +125,7 @@ static int		 marker_exit;
 static void	 put(const char *, ...)
 		    __attribute__((__format__(__printf__, 1, 2)));
 static int	 cmp_int(const void *, const void *);
+static void	 report_stat(void);
 static void	 report_ids(void);
 static void	 report_status(void);
 static void	 report_signals(void);
@@ -162,6 +166,25 @@ cmp_int(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* Fields 7 and 8 of /proc/self/stat, after the ") " of the name. */
+static void
+report_stat(void)
+{
+	char	 buf[1024], *p;
+	ssize_t	 n;
+	int	 fd, tty = -1, tpgid = -2;
+
+	if ((fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC)) != -1) {
+		n = read(fd, buf, sizeof buf - 1);
+		buf[n < 0 ? 0 : n] = '\0';
+		(void)close(fd);
+		if ((p = strrchr(buf, ')')) != NULL)
+			(void)sscanf(p, ") %*c %*d %*d %*d %d %d", &tty,
+			    &tpgid);
+	}
+	put("tty_nr=%d\ntpgid=%d\n", tty, tpgid);
+}
+
 static void
 report_ids(void)
 {
@@ -180,6 +203,7 @@ report_ids(void)
 	    (int)getsid(0), (int)getpgrp());
 	put("pgid_is_pid=%d\nsid_is_pid=%d\n", getpgrp() == pid,
 	    getsid(0) == pid);
+	report_stat();
 	(void)getresuid(&ru, &eu, &su);
 	(void)getresgid(&rg, &eg, &sg);
 	put("ruid=%u\neuid=%u\nsuid=%u\nrgid=%u\negid=%u\nsgid=%u\n",

@@ -11,8 +11,8 @@
  *
  *	pid, ppid	two different processes; the daemon, not we, is the
  *			parent of spawnd's child
- *	sid, pgid	glibc's child starts in our session and process
- *			group, spawnd's in the daemon's (which left ours at
+ *	sid, pgid,	glibc's child starts in our session and process
+ *	tpgid		group, spawnd's in the daemon's (which left ours at
  *			start-up): the numbers differ by design.  Whether the
  *			child leads its own group or session (pgid_is_pid,
  *			sid_is_pid) is compared.
@@ -392,6 +392,7 @@ excluded(const char *key)
 {
 	return strcmp(key, "pid") == 0 || strcmp(key, "ppid") == 0 ||
 	    strcmp(key, "sid") == 0 || strcmp(key, "pgid") == 0 ||
+	    strcmp(key, "tpgid") == 0 ||
 	    strcmp(key, "sig.32") == 0 || strcmp(key, "sig.33") == 0;
 }
 

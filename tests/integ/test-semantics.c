@@ -7,7 +7,8 @@
  * high child fd), cwd by path and by fd, env, signal mask and ignored
  * signals, setsid, process groups (new, joining), umask, rlimits
  * (RLIMIT_NOFILE left unset: the client's soft limit), nice, scheduling,
- * reset ids; every file action and their order; failures with their errno,
+ * reset ids, a controlling terminal; every file action and their order;
+ * failures with their errno,
  * step and action index; execvp's PATH search.  Nothing of one request
  * may leak into the next.  Then a few requests through the posix face.
  *
@@ -18,6 +19,7 @@
  */
 
 #include <sys/resource.h>
+#include <sys/sysmacros.h>
 
 #include <grp.h>
 
@@ -1064,6 +1066,132 @@ test_tcsetpgrp(void)
 	close(m);
 }
 
+/* A pty's subsidiary side at fd 0 (and its name), or -1 with a note. */
+static int
+pty_open(int *ret_m, char *name, size_t len)
+{
+	int	 m, s;
+
+	if ((m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1 ||
+	    grantpt(m) == -1 || unlockpt(m) == -1 ||
+	    ptsname_r(m, name, len) != 0 ||
+	    (s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1) {
+		tl_log("note: no pty (%s): ctty cases skipped",
+		    strerror(errno));
+		if (m != -1)
+			close(m);
+		return -1;
+	}
+	*ret_m = m;
+	return s;
+}
+
+/*
+ * spawnd_req_set_ctty(): the child leads a new session whose controlling
+ * terminal (as /proc/self/stat shows it) is the pty, with its group in
+ * the foreground; and each way it can fail, at SPAWND_STEP_CTTY.
+ */
+static void
+test_ctty(void)
+{
+	const char		*argv[] = { "probe", NULL };
+	const char		*largv[] = { "probe", "-q", "-s", "60000",
+				    NULL };
+	struct spawnd_req	*req;
+	struct spawnd_child	*holder = NULL;
+	struct spawnd_failure	 f;
+	struct spawnd_exit	 ex;
+	struct stat		 st;
+	char			 name[128];
+	unsigned int		 mj, mn, nr;
+	int			 m = -1, s;
+
+	what = "ctty arguments";
+	CHECK_OK(spawnd_req_new(&req));
+	CHECK_INT(spawnd_req_set_ctty(NULL, 0), ==, -EINVAL);
+	CHECK_INT(spawnd_req_set_ctty(req, -2), ==, -EINVAL);
+	CHECK_INT(spawnd_req_set_ctty(req, 1 << 20), ==, -EINVAL);
+	CHECK_OK(spawnd_req_set_ctty(req, (1 << 20) - 1));
+	CHECK_OK(spawnd_req_set_ctty(req, -1));
+	spawnd_req_free(req);
+	if ((s = pty_open(&m, name, sizeof name)) == -1)
+		return;
+	CHECK(fstat(s, &st) == 0);
+	/* /proc's tty_nr is the kernel's new_encode_dev() of the device. */
+	mj = major(st.st_rdev);
+	mn = minor(st.st_rdev);
+	nr = (mn & 0xff) | (mj << 8) | ((mn & ~0xffu) << 12);
+
+	what = "ctty";
+	req = probe_req(argv);
+	CHECK_OK(spawnd_req_set_fd(req, s, 0));
+	CHECK_OK(spawnd_req_set_ctty(req, 0));
+	CHECK_OK(run(cl, req, 1, &rep));
+	WANT(&rep, "sid_is_pid=1");
+	WANT(&rep, "pgid_is_pid=1");
+	WANT(&rep, "tty_nr=%u", nr);
+	WANT(&rep, "tpgid=%s", rget(&rep, "pid") ? rget(&rep, "pid") : "?");
+	WANT(&rep, "fd.0.fg_is_pgrp=1");
+	/* Taken back: no terminal, and no session of its own either. */
+	what = "ctty taken back";
+	CHECK_OK(spawnd_req_set_ctty(req, -1));
+	CHECK_OK(run(cl, req, 1, &rep));
+	WANT(&rep, "tty_nr=0");
+	WANT(&rep, "sid_is_pid=0");
+	spawnd_req_free(req);
+
+	/* An fd a file action opened, without O_NOCTTY's side door. */
+	what = "ctty of an opened fd";
+	req = probe_req(argv);
+	CHECK_OK(spawnd_req_set_fd(req, devnull, 0));
+	CHECK_OK(spawnd_req_add_open(req, 5, name, O_RDWR | O_NOCTTY, 0));
+	CHECK_OK(spawnd_req_set_ctty(req, 5));
+	CHECK_OK(run(cl, req, 1, &rep));
+	WANT(&rep, "tty_nr=%u", nr);
+	WANT(&rep, "fd.5.fg_is_pgrp=1");
+	spawnd_req_free(req);
+
+	/* Another session has it: not stolen. */
+	what = "ctty of another session";
+	req = probe_req(largv);
+	CHECK_OK(spawnd_req_set_fd(req, s, 0));
+	CHECK_OK(spawnd_req_set_fd(req, devnull_w, 1));
+	CHECK_OK(spawnd_req_set_ctty(req, 0));
+	CHECK_OK(spawnd_spawn(cl, req, &holder, &f));
+	FAILS(cl, req, EPERM, SPAWND_STEP_CTTY, -1);
+	if (holder != NULL) {
+		CHECK_OK(spawnd_child_kill(holder, SIGKILL, 0));
+		CHECK_OK(spawnd_child_wait(holder, tl_scale(5000), &ex));
+		spawnd_child_free(holder);
+	}
+	spawnd_req_free(req);
+
+	what = "ctty not a terminal";
+	req = probe_req(argv);
+	CHECK_OK(spawnd_req_set_fd(req, devnull, 0));
+	CHECK_OK(spawnd_req_set_ctty(req, 0));
+	FAILS(cl, req, ENOTTY, SPAWND_STEP_CTTY, -1);
+	what = "ctty not open";
+	CHECK_OK(spawnd_req_set_ctty(req, 7));
+	FAILS(cl, req, EBADF, SPAWND_STEP_CTTY, -1);
+	what = "ctty closed by an action";
+	CHECK_OK(spawnd_req_set_fd(req, s, 0));
+	CHECK_OK(spawnd_req_add_close(req, 0));
+	CHECK_OK(spawnd_req_set_ctty(req, 0));
+	FAILS(cl, req, EBADF, SPAWND_STEP_CTTY, -1);
+	spawnd_req_free(req);
+	/* A session leader keeps its group. */
+	what = "ctty and pgroup";
+	req = probe_req(argv);
+	CHECK_OK(spawnd_req_set_fd(req, s, 0));
+	CHECK_OK(spawnd_req_set_ctty(req, 0));
+	CHECK_OK(spawnd_req_set_pgroup(req, 0));
+	FAILS(cl, req, EPERM, SPAWND_STEP_PGROUP, -1);
+	spawnd_req_free(req);
+	close(s);
+	close(m);
+}
+
 /* Exec failures, each at SPAWND_STEP_EXEC with the kernel's errno. */
 static void
 test_exec_errors(void)
@@ -1561,6 +1689,7 @@ main(void)
 	test_sched();
 	test_actions();
 	test_tcsetpgrp();
+	test_ctty();
 	test_exec_errors();
 	test_path_search();
 	test_no_leak();

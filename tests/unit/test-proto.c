@@ -561,7 +561,9 @@ test_names(void)
 		{ PROTO_STEP_RLIMIT, "rlimit" }, { PROTO_STEP_NICE, "nice" },
 		{ PROTO_STEP_CWD, "chdir" }, { PROTO_STEP_FDS, "fd setup" },
 		{ PROTO_STEP_ACTION, "file action" },
-		{ PROTO_STEP_EXEC, "exec" }, { PROTO_STEP_MAX + 1, "unknown" },
+		{ PROTO_STEP_EXEC, "exec" },
+		{ PROTO_STEP_CTTY, "controlling terminal" },
+		{ PROTO_STEP_MAX + 1, "unknown" },
 		{ ~0u, "unknown" },
 	};
 	size_t	i;
@@ -713,6 +715,24 @@ CASE(chdir_path_empty, flags(b, 0); argv1(b); act_chdir(b, ""))
 CASE(act_kind_only, flags(b, 0); argv1(b);
     rec_u32(b, PROTO_REC_ACTION, PROTO_ACT_CLOSE))
 CASE(act_empty, flags(b, 0); argv1(b); rec_raw(b, PROTO_REC_ACTION, "", 0))
+CASE(ctty_0, flags(b, PROTO_SPAWN_SETSID); argv1(b);
+    rec_u32(b, PROTO_REC_CTTY, 0))
+CASE(ctty_max_m1, flags(b, PROTO_SPAWN_SETSID); argv1(b);
+    rec_u32(b, PROTO_REC_CTTY, PROTO_MAX_CHILD_FD - 1))
+CASE(ctty_max, flags(b, PROTO_SPAWN_SETSID); argv1(b);
+    rec_u32(b, PROTO_REC_CTTY, PROTO_MAX_CHILD_FD))
+CASE(ctty_neg, flags(b, PROTO_SPAWN_SETSID); argv1(b);
+    rec_u32(b, PROTO_REC_CTTY, 0xffffffffu))
+CASE(ctty_no_setsid, flags(b, PROTO_SPAWN_DETACH); argv1(b);
+    rec_u32(b, PROTO_REC_CTTY, 0))
+CASE(ctty_pgroup, flags(b, PROTO_SPAWN_SETSID); argv1(b);
+    rec_u32(b, PROTO_REC_CTTY, 1); rec_u32(b, PROTO_REC_PGROUP, 0))
+CASE(ctty_short, flags(b, PROTO_SPAWN_SETSID); argv1(b);
+    rec_raw(b, PROTO_REC_CTTY, "\0\0\0", 3))
+CASE(ctty_long, flags(b, PROTO_SPAWN_SETSID); argv1(b);
+    rec_u64(b, PROTO_REC_CTTY, 0))
+CASE(ctty_twice, flags(b, PROTO_SPAWN_SETSID); argv1(b);
+    rec_u32(b, PROTO_REC_CTTY, 0); rec_u32(b, PROTO_REC_CTTY, 0))
 
 static const struct spawn_case spawn_cases[] = {
 	T(minimal, 0, 0),
@@ -809,6 +829,15 @@ static const struct spawn_case spawn_cases[] = {
 	T(chdir_path_empty, 0, -EINVAL),
 	T(act_kind_only, 0, -EPROTO),
 	T(act_empty, 0, -EPROTO),
+	T(ctty_0, 0, 0),
+	T(ctty_max_m1, 0, 0),
+	T(ctty_max, 0, -EINVAL),
+	T(ctty_neg, 0, -EINVAL),
+	T(ctty_no_setsid, 0, -EINVAL),
+	T(ctty_pgroup, 0, 0),
+	T(ctty_short, 0, -EPROTO),
+	T(ctty_long, 0, -EPROTO),
+	T(ctty_twice, 0, -EPROTO),
 };
 
 /*
@@ -906,7 +935,8 @@ test_records_once(void)
 		    tag == PROTO_REC_EXEC_FD || tag == PROTO_REC_FD_CLOEXEC;
 		for (k = 1; k <= 2; k++) {
 			proto_buf_init(&b);
-			flags(&b, 0);
+			flags(&b, tag == PROTO_REC_CTTY ?
+			    PROTO_SPAWN_SETSID : 0);
 			if (tag != PROTO_REC_ARGV)
 				argv1(&b);
 			add_valid_rec(&b, tag, 1);
@@ -971,6 +1001,8 @@ full_request(struct proto_spawn *r, int alt)
 	r->actions = act;
 	r->grace_ms = 100;
 	r->timeout_ms = 0xffffffffu;
+	r->has |= PROTO_HAS_CTTY;
+	r->ctty = PROTO_MAX_CHILD_FD - 1;
 }
 
 static void
@@ -1016,6 +1048,10 @@ compare_spawn(const struct proto_spawn *a, const struct proto_spawn *b)
 		CHECK_EQ(a->grace_ms, b->grace_ms);
 	if (a->has & PROTO_HAS_TIMEOUT)
 		CHECK_EQ(a->timeout_ms, b->timeout_ms);
+	if (a->has & PROTO_HAS_NOFILE)
+		CHECK(a->nofile == b->nofile);
+	if (a->has & PROTO_HAS_CTTY)
+		CHECK_EQ(a->ctty, b->ctty);
 	if (CHECK_EQ(a->nrlimits, b->nrlimits)) {
 		for (i = 0; i < a->nrlimits; i++)
 			CHECK(a->rlimits[i].resource == b->rlimits[i].resource &&
