@@ -25,11 +25,12 @@ const (
 	StepFDSetup
 	StepFileAction
 	StepExec
+	StepCtty // the CTTY record of a newer daemon; not sent by this package
 )
 
 var stepNames = [...]string{"none", "request", "fork", "signals", "setsid",
 	"setpgid", "scheduler", "reset ids", "rlimit", "nice", "chdir",
-	"fd setup", "file action", "exec"}
+	"fd setup", "file action", "exec", "controlling terminal"}
 
 func (s Step) String() string {
 	if s < 0 || int(s) >= len(stepNames) {
