@@ -59,6 +59,11 @@ LIBNAME		:= libspawnd.so
 LIB_REAL	:= $(B)/$(LIBNAME).$(SOVERSION).1.0
 LIB_SONAME	:= $(LIBNAME).$(SOVERSION)
 
+# The LD_PRELOAD shim of spawnctl wrap: the library's objects linked in,
+# nothing exported but the glibc calls it interposes.
+PRELOAD		:= $(B)/libspawnd-preload.so
+PRELOADDIR	?= $(LIBDIR)/spawnd
+
 SPAWND		:= $(B)/spawnd
 SPAWNCTL	:= $(B)/spawnctl
 PCFILE		:= $(B)/spawnd.pc
@@ -77,7 +82,7 @@ MAN_PAGES	:= $(wildcard man/*.[0-9])
 	stress tsan \
 	lint
 
-all: $(SPAWND) $(SPAWNCTL) $(B)/$(LIBNAME) $(PCFILE)
+all: $(SPAWND) $(SPAWNCTL) $(B)/$(LIBNAME) $(PCFILE) $(PRELOAD)
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -92,6 +97,11 @@ $(LIB_REAL): $(LIB_OBJ) $(PROTO_OBJ) client/libspawnd.map
 	$(CC) $(XLDFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(LIB_SONAME) \
 	    -Wl,--version-script=client/libspawnd.map -Wl,-z,defs \
 	    -o $@ $(LIB_OBJ) $(PROTO_OBJ) -lpthread
+
+$(PRELOAD): $(B)/client/preload.o $(LIB_OBJ) $(PROTO_OBJ) client/preload.map
+	$(CC) $(XLDFLAGS) $(LDFLAGS) -shared \
+	    -Wl,--version-script=client/preload.map -Wl,-z,defs \
+	    -o $@ $(B)/client/preload.o $(LIB_OBJ) $(PROTO_OBJ) -lpthread -ldl
 
 $(B)/$(LIB_SONAME): $(LIB_REAL)
 	ln -sf $(notdir $<) $@
