@@ -48,7 +48,7 @@ PROTO_SRC	:= proto/proto.c proto/fdio.c
 DAEMON_SRC	:= daemon/main.c daemon/listener.c daemon/conn.c daemon/child.c \
 		   daemon/log.c daemon/notify.c
 LIB_SRC		:= client/client.c client/posix.c client/fileops.c
-CTL_SRC		:= client/spawnctl.c
+CTL_SRC		:= client/spawnctl.c client/spawnctl-wrap.c
 
 PROTO_OBJ	:= $(PROTO_SRC:%.c=$(B)/%.o)
 DAEMON_OBJ	:= $(DAEMON_SRC:%.c=$(B)/%.o)
@@ -108,6 +108,9 @@ $(B)/$(LIB_SONAME): $(LIB_REAL)
 
 $(B)/$(LIBNAME): $(B)/$(LIB_SONAME)
 	ln -sf $(notdir $<) $@
+
+$(B)/client/spawnctl-wrap.o: XCFLAGS += \
+	    -DSPAWND_PRELOAD_PATH='"$(PRELOADDIR)/libspawnd-preload.so"'
 
 $(SPAWNCTL): $(CTL_OBJ) $(B)/$(LIBNAME)
 	$(CC) $(XLDFLAGS) $(LDFLAGS) -o $@ $(CTL_OBJ) -L$(B) -lspawnd \
@@ -221,6 +224,8 @@ install: all
 	install -m 0755 $(LIB_REAL) "$(DESTDIR)$(LIBDIR)/$(notdir $(LIB_REAL))"
 	ln -sf $(notdir $(LIB_REAL)) "$(DESTDIR)$(LIBDIR)/$(LIB_SONAME)"
 	ln -sf $(LIB_SONAME) "$(DESTDIR)$(LIBDIR)/$(LIBNAME)"
+	install -d "$(DESTDIR)$(PRELOADDIR)"
+	install -m 0755 $(PRELOAD) "$(DESTDIR)$(PRELOADDIR)/libspawnd-preload.so"
 	install -m 0644 client/spawnd.h "$(DESTDIR)$(INCLUDEDIR)/spawnd.h"
 	sed $(PC_SUBST) client/spawnd.pc.in > "$(DESTDIR)$(PKGCONFIGDIR)/spawnd.pc"
 	chmod 0644 "$(DESTDIR)$(PKGCONFIGDIR)/spawnd.pc"
@@ -242,6 +247,7 @@ uninstall:
 	    "$(DESTDIR)$(LIBDIR)/$(notdir $(LIB_REAL))" \
 	    "$(DESTDIR)$(LIBDIR)/$(LIB_SONAME)" "$(DESTDIR)$(LIBDIR)/$(LIBNAME)" \
 	    "$(DESTDIR)$(INCLUDEDIR)/spawnd.h" \
+	    "$(DESTDIR)$(PRELOADDIR)/libspawnd-preload.so" \
 	    "$(DESTDIR)$(PKGCONFIGDIR)/spawnd.pc"
 	for u in $(SYSTEM_UNITS); do \
 	    rm -f "$(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/}" || exit 1; done
