@@ -50,6 +50,7 @@
 
 #define WRAP_API	__attribute__((visibility("default")))
 #define WRAP_WATCH_MAX	512	/* children the watcher polls at once */
+#define WRAP_ANY_MAX	256	/* children an any-child wait polls */
 #define WRAP_SLICE_MS	10	/* any-child wait, real children too */
 #define WRAP_IDLE_MS	50	/* any-child wait, brokered ones only */
 #define WRAP_SHELL	"/bin/sh"
@@ -687,8 +688,8 @@ static pid_t
 wrap_wait_any(pid_t pid, int *status, int options, struct rusage *ru,
     idtype_t idtype, id_t id, siginfo_t *si)
 {
-	struct client_posix_watch	 w[64];
-	struct pollfd			 pfd[64];
+	struct client_posix_watch	 w[WRAP_ANY_MAX];
+	struct pollfd			 pfd[WRAP_ANY_MAX];
 	struct spawnd_exit		 ex;
 	pid_t				 grp, r;
 	size_t				 i, n, m;
@@ -696,8 +697,8 @@ wrap_wait_any(pid_t pid, int *status, int options, struct rusage *ru,
 
 	grp = pid == 0 ? getpgrp() : pid < -1 ? -pid : 0;
 	for (;;) {
-		n = client_posix_watch(w, 64, 0);
-		for (i = m = 0; i < n && i < 64; i++) {
+		n = client_posix_watch(w, WRAP_ANY_MAX, 0);
+		for (i = m = 0; i < n && i < WRAP_ANY_MAX; i++) {
 			if (wrap_in_group(&w[i], grp))
 				w[m++] = w[i];
 		}

@@ -148,4 +148,27 @@ grep -q 'SigBlk:.*200$' "$dir/plain.out" || fail "SigBlk unwrapped"
 assert_eq 13 "$(brokered "$dir/wrapped.err")" "brokered spawns"
 assert_eq 13 "$(spawns_of "$dir/wrapped.out")" "daemon's spawn count"
 assert_not_contains "$dir/wrapped.err" "spawning directly" "fallback"
+
+note "no daemon: glibc spawns, one note; SPAWND_WRAP=strict refuses"
+cat >"$dir/f.py" <<'EOF'
+import os
+for i in range(3):
+    try:
+        pid = os.posix_spawn("/bin/sh", ["sh", "-c", "exit 2"], os.environ)
+        print("spawn", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+    except OSError as e:
+        print("refused", e.errno)
+print("system", os.system("exit 3") >> 8)
+EOF
+SPAWND_SOCKET=$dir/none LD_PRELOAD=$SHIM python3 "$dir/f.py" \
+    >"$dir/f.out" 2>"$dir/f.err"
+assert_eq 0 $? "fallback run"
+assert_eq "spawn 2 spawn 2 spawn 2 system 3" "$(echo $(cat "$dir/f.out"))" \
+    "fallback results"
+assert_eq 1 "$(grep -c 'spawnd-wrap: cannot reach spawnd.*spawning directly' \
+    "$dir/f.err")" "one fallback note"
+SPAWND_WRAP=strict SPAWND_SOCKET=$dir/none LD_PRELOAD=$SHIM \
+    python3 "$dir/f.py" >"$dir/s.out" 2>"$dir/s.err"
+assert_eq "refused 2 refused 2 refused 2 system 127" \
+    "$(echo $(cat "$dir/s.out"))" "strict results"
 finish
