@@ -189,7 +189,7 @@ ubsan:
 # report va_lists as uninitialized.  scan-build analyzes a full build of
 # "all" in a directory of its own, emptied first so nothing is skipped;
 # its HTML reports go to $(B)/scan.
-LINT_SRC	:= $(PROTO_SRC) $(DAEMON_SRC) $(LIB_SRC) $(CTL_SRC)
+LINT_SRC	:= $(PROTO_SRC) $(DAEMON_SRC) $(LIB_SRC) $(CTL_SRC) client/preload.c
 lint:
 	cppcheck --quiet --error-exitcode=1 --inline-suppr \
 	    --enable=warning,portability,performance -D_GNU_SOURCE \

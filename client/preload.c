@@ -158,7 +158,7 @@ static int	wrap_popen_spawn(const char *, int, int, pid_t *);
 /* The exported names (see the .symver lines and preload.map). */
 wrap_spawn_fn	wrap_posix_spawn, wrap_posix_spawnp, wrap_posix_spawn_old,
 		wrap_posix_spawnp_old;
-pid_t		__waitpid(pid_t, int *, int);
+pid_t		__waitpid(pid_t, int *, int);	/* NOLINT: glibc's name */
 
 /* Set-up. */
 
@@ -784,7 +784,7 @@ waitpid(pid_t pid, int *status, int options)
 }
 
 WRAP_API pid_t
-__waitpid(pid_t pid, int *status, int options)
+__waitpid(pid_t pid, int *status, int options)	/* NOLINT: glibc's */
 {
 	return (wrap_wait4(pid, status, options, NULL));
 }
@@ -1023,7 +1023,7 @@ pclose(FILE *f)
 {
 	struct wrap_stream	**sp, *s;
 	pid_t			  r;
-	int			  status;
+	int			  status = 0;
 
 	wrap_init();
 	(void)pthread_mutex_lock(&wrap_streams_lock);
