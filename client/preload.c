@@ -145,6 +145,8 @@ static int	wrap_broker(int, pid_t *, const char *,
 static void	wrap_watch_start(void);
 static void	*wrap_watch_main(void *);
 static void	wrap_sigchld(pid_t);
+static size_t	wrap_watch_list(struct client_posix_watch *, size_t);
+static pid_t	wrap_reap(pid_t, int, struct spawnd_exit *);
 static void	wrap_rusage(const struct spawnd_exit *, struct rusage *);
 static int	wrap_in_group(const struct client_posix_watch *, pid_t);
 static pid_t	wrap_wait_any(pid_t, int *, int, struct rusage *,
@@ -585,8 +587,8 @@ wrap_watch_start(void)
 static void *
 wrap_watch_main(void *arg)
 {
-	static __thread struct client_posix_watch w[WRAP_WATCH_MAX];
-	static __thread struct pollfd	 pfd[WRAP_WATCH_MAX + 1];
+	struct client_posix_watch	 w[WRAP_WATCH_MAX];
+	struct pollfd			 pfd[WRAP_WATCH_MAX + 1];
 	uint64_t			 v;
 	size_t				 i, n;
 	pid_t				 pid;
@@ -636,6 +638,33 @@ wrap_sigchld(pid_t child)
 }
 
 /* Waiting. */
+
+/*
+ * The table's calls, marked as inside the library: a signal handler that
+ * interrupts them and waits (a SIGCHLD handler calling waitpid) goes to
+ * glibc rather than into the table's lock this thread holds.
+ */
+static size_t
+wrap_watch_list(struct client_posix_watch *w, size_t max)
+{
+	size_t	n;
+
+	wrap_depth++;
+	n = client_posix_watch(w, max, 0);
+	wrap_depth--;
+	return (n);
+}
+
+static pid_t
+wrap_reap(pid_t pid, int options, struct spawnd_exit *ex)
+{
+	pid_t	r;
+
+	wrap_depth++;
+	r = client_posix_reap(pid, options, ex);
+	wrap_depth--;
+	return (r);
+}
 
 static void
 wrap_rusage(const struct spawnd_exit *ex, struct rusage *ru)
@@ -697,7 +726,7 @@ wrap_wait_any(pid_t pid, int *status, int options, struct rusage *ru,
 
 	grp = pid == 0 ? getpgrp() : pid < -1 ? -pid : 0;
 	for (;;) {
-		n = client_posix_watch(w, WRAP_ANY_MAX, 0);
+		n = wrap_watch_list(w, WRAP_ANY_MAX);
 		for (i = m = 0; i < n && i < WRAP_ANY_MAX; i++) {
 			if (wrap_in_group(&w[i], grp))
 				w[m++] = w[i];
@@ -719,8 +748,8 @@ wrap_wait_any(pid_t pid, int *status, int options, struct rusage *ru,
 		none = r == -1;
 		errno = saved;
 		for (i = 0; i < m; i++) {
-			r = client_posix_reap(w[i].pid, WNOHANG |
-			    (options & WNOWAIT), &ex);
+			r = wrap_reap(w[i].pid, WNOHANG | (options & WNOWAIT),
+			    &ex);
 			if (r <= 0)
 				continue;
 			if (si != NULL) {
@@ -756,12 +785,12 @@ wrap_wait4(pid_t pid, int *status, int options, struct rusage *ru)
 	pid_t			r;
 
 	wrap_init();
-	if (wrap_depth > 0 || client_posix_watch(NULL, 0, 0) == 0)
+	if (wrap_depth > 0 || wrap_watch_list(NULL, 0) == 0)
 		return (wrap_real.wait4(pid, status, options, ru));
 	if (pid <= 0)
 		return (wrap_wait_any(pid, status, options, ru, P_ALL, 0,
 		    NULL));
-	if ((r = client_posix_reap(pid, options & WNOHANG, &ex)) == -ECHILD)
+	if ((r = wrap_reap(pid, options & WNOHANG, &ex)) == -ECHILD)
 		return (wrap_real.wait4(pid, status, options, ru));
 	if (r > 0) {
 		if (status != NULL)
@@ -836,7 +865,7 @@ waitid(idtype_t idtype, id_t id, siginfo_t *si, int options)
 
 	wrap_init();
 	if (wrap_depth > 0 || si == NULL || !(options & WEXITED) ||
-	    client_posix_watch(NULL, 0, 0) == 0)
+	    wrap_watch_list(NULL, 0) == 0)
 		return (wrap_real.waitid(idtype, id, si, options));
 	switch (idtype) {
 	case P_ALL:
@@ -856,7 +885,7 @@ waitid(idtype_t idtype, id_t id, siginfo_t *si, int options)
 	default:
 		return (wrap_real.waitid(idtype, id, si, options));
 	}
-	r = client_posix_reap(pid, options & (WNOHANG | WNOWAIT), &ex);
+	r = wrap_reap(pid, options & (WNOHANG | WNOWAIT), &ex);
 	if (r == -ECHILD)
 		return (wrap_real.waitid(idtype, id, si, options));
 	if (r == 0)

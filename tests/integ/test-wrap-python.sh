@@ -66,6 +66,17 @@ res = os.waitid(os.P_PID, pid, os.WEXITED)
 say("waitid", res.si_pid == pid, res.si_code == os.CLD_EXITED, res.si_status)
 os.close(r)
 
+# Process groups: waitpid(-pgid), waitid(P_PGID), for a child leading one.
+pid = os.posix_spawn(sh, ["sh", "-c", "exit 8"], env, setpgroup=0)
+p, st = os.waitpid(-pid, 0)
+say("waitpid -pgid", p == pid, os.waitstatus_to_exitcode(st))
+pid = os.posix_spawn(sh, ["sh", "-c", "exit 9"], env, setpgroup=0)
+res = os.waitid(os.P_PGID, pid, os.WEXITED)
+say("waitid P_PGID", res.si_pid == pid, res.si_status)
+pid = os.posix_spawn(sh, ["sh", "-c", "exit 10"], env)
+p, st = os.waitpid(0, 0)
+say("waitpid 0", p == pid, os.waitstatus_to_exitcode(st))
+
 # Any child: a forked one and a brokered one, whichever ends first.
 r, w = os.pipe()
 fpid = os.fork()
@@ -144,9 +155,9 @@ if ! cmp -s "$dir/plain.out" "$dir/wrapped.cmp"; then
 	diff "$dir/plain.out" "$dir/wrapped.cmp" >&2
 fi
 grep -q 'SigBlk:.*200$' "$dir/plain.out" || fail "SigBlk unwrapped"
-# 10 posix_spawn, system, subprocess, popen.
-assert_eq 13 "$(brokered "$dir/wrapped.err")" "brokered spawns"
-assert_eq 13 "$(spawns_of "$dir/wrapped.out")" "daemon's spawn count"
+# 13 posix_spawn, system, subprocess, popen.
+assert_eq 16 "$(brokered "$dir/wrapped.err")" "brokered spawns"
+assert_eq 16 "$(spawns_of "$dir/wrapped.out")" "daemon's spawn count"
 assert_not_contains "$dir/wrapped.err" "spawning directly" "fallback"
 
 note "no daemon: glibc spawns, one note; SPAWND_WRAP=strict refuses"
