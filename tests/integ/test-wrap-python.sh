@@ -77,6 +77,22 @@ pid = os.posix_spawn(sh, ["sh", "-c", "exit 10"], env)
 p, st = os.waitpid(0, 0)
 say("waitpid 0", p == pid, os.waitstatus_to_exitcode(st))
 
+# pidfd_open works on a brokered child; waitid(P_PIDFD) sees it running,
+# pidfd_send_signal ends it.
+if hasattr(os, "pidfd_open"):
+    pid = os.posix_spawn("/bin/sleep", ["sleep", "600"], env)
+    fd = os.pidfd_open(pid)
+    say("pidfd running", os.waitid(os.P_PIDFD, fd, os.WEXITED | os.WNOHANG))
+    signal.pidfd_send_signal(fd, signal.SIGTERM)
+    p, st = os.waitpid(pid, 0)
+    say("pidfd signal", p == pid, os.waitstatus_to_exitcode(st))
+    os.close(fd)
+else:
+    say("pidfd running", None)
+    say("pidfd signal", True, -15)
+    os.posix_spawn(sh, ["sh", "-c", "exit 0"], env)
+    os.wait()
+
 # Any child: a forked one and a brokered one, whichever ends first.
 r, w = os.pipe()
 fpid = os.fork()
@@ -155,9 +171,9 @@ if ! cmp -s "$dir/plain.out" "$dir/wrapped.cmp"; then
 	diff "$dir/plain.out" "$dir/wrapped.cmp" >&2
 fi
 grep -q 'SigBlk:.*200$' "$dir/plain.out" || fail "SigBlk unwrapped"
-# 13 posix_spawn, system, subprocess, popen.
-assert_eq 16 "$(brokered "$dir/wrapped.err")" "brokered spawns"
-assert_eq 16 "$(spawns_of "$dir/wrapped.out")" "daemon's spawn count"
+# 14 posix_spawn, system, subprocess, popen.
+assert_eq 17 "$(brokered "$dir/wrapped.err")" "brokered spawns"
+assert_eq 17 "$(spawns_of "$dir/wrapped.out")" "daemon's spawn count"
 assert_not_contains "$dir/wrapped.err" "spawning directly" "fallback"
 
 note "no daemon: glibc spawns, one note; SPAWND_WRAP=strict refuses"
