@@ -48,7 +48,7 @@ PROTO_SRC	:= proto/proto.c proto/fdio.c
 DAEMON_SRC	:= daemon/main.c daemon/listener.c daemon/conn.c daemon/child.c \
 		   daemon/log.c daemon/notify.c
 LIB_SRC		:= client/client.c client/posix.c client/fileops.c
-CTL_SRC		:= client/spawnctl.c
+CTL_SRC		:= client/spawnctl.c client/spawnctl-wrap.c
 
 PROTO_OBJ	:= $(PROTO_SRC:%.c=$(B)/%.o)
 DAEMON_OBJ	:= $(DAEMON_SRC:%.c=$(B)/%.o)
@@ -58,6 +58,11 @@ CTL_OBJ		:= $(CTL_SRC:%.c=$(B)/%.o)
 LIBNAME		:= libspawnd.so
 LIB_REAL	:= $(B)/$(LIBNAME).$(SOVERSION).1.0
 LIB_SONAME	:= $(LIBNAME).$(SOVERSION)
+
+# The LD_PRELOAD shim of spawnctl wrap: the library's objects linked in,
+# nothing exported but the glibc calls it interposes.
+PRELOAD		:= $(B)/libspawnd-preload.so
+PRELOADDIR	?= $(LIBDIR)/spawnd
 
 SPAWND		:= $(B)/spawnd
 SPAWNCTL	:= $(B)/spawnctl
@@ -77,7 +82,7 @@ MAN_PAGES	:= $(wildcard man/*.[0-9])
 	stress tsan \
 	lint
 
-all: $(SPAWND) $(SPAWNCTL) $(B)/$(LIBNAME) $(PCFILE)
+all: $(SPAWND) $(SPAWNCTL) $(B)/$(LIBNAME) $(PCFILE) $(PRELOAD)
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -93,11 +98,19 @@ $(LIB_REAL): $(LIB_OBJ) $(PROTO_OBJ) client/libspawnd.map
 	    -Wl,--version-script=client/libspawnd.map -Wl,-z,defs \
 	    -o $@ $(LIB_OBJ) $(PROTO_OBJ) -lpthread
 
+$(PRELOAD): $(B)/client/preload.o $(LIB_OBJ) $(PROTO_OBJ) client/preload.map
+	$(CC) $(XLDFLAGS) $(LDFLAGS) -shared \
+	    -Wl,--version-script=client/preload.map -Wl,-z,defs \
+	    -o $@ $(B)/client/preload.o $(LIB_OBJ) $(PROTO_OBJ) -lpthread -ldl
+
 $(B)/$(LIB_SONAME): $(LIB_REAL)
 	ln -sf $(notdir $<) $@
 
 $(B)/$(LIBNAME): $(B)/$(LIB_SONAME)
 	ln -sf $(notdir $<) $@
+
+$(B)/client/spawnctl-wrap.o: XCFLAGS += \
+	    -DSPAWND_PRELOAD_PATH='"$(PRELOADDIR)/libspawnd-preload.so"'
 
 $(SPAWNCTL): $(CTL_OBJ) $(B)/$(LIBNAME)
 	$(CC) $(XLDFLAGS) $(LDFLAGS) -o $@ $(CTL_OBJ) -L$(B) -lspawnd \
@@ -177,7 +190,7 @@ ubsan:
 # report va_lists as uninitialized.  scan-build analyzes a full build of
 # "all" in a directory of its own, emptied first so nothing is skipped;
 # its HTML reports go to $(B)/scan.
-LINT_SRC	:= $(PROTO_SRC) $(DAEMON_SRC) $(LIB_SRC) $(CTL_SRC)
+LINT_SRC	:= $(PROTO_SRC) $(DAEMON_SRC) $(LIB_SRC) $(CTL_SRC) client/preload.c
 lint:
 	cppcheck --quiet --error-exitcode=1 --inline-suppr \
 	    --enable=warning,portability,performance -D_GNU_SOURCE \
@@ -212,6 +225,8 @@ install: all
 	install -m 0755 $(LIB_REAL) "$(DESTDIR)$(LIBDIR)/$(notdir $(LIB_REAL))"
 	ln -sf $(notdir $(LIB_REAL)) "$(DESTDIR)$(LIBDIR)/$(LIB_SONAME)"
 	ln -sf $(LIB_SONAME) "$(DESTDIR)$(LIBDIR)/$(LIBNAME)"
+	install -d "$(DESTDIR)$(PRELOADDIR)"
+	install -m 0755 $(PRELOAD) "$(DESTDIR)$(PRELOADDIR)/libspawnd-preload.so"
 	install -m 0644 client/spawnd.h "$(DESTDIR)$(INCLUDEDIR)/spawnd.h"
 	sed $(PC_SUBST) client/spawnd.pc.in > "$(DESTDIR)$(PKGCONFIGDIR)/spawnd.pc"
 	chmod 0644 "$(DESTDIR)$(PKGCONFIGDIR)/spawnd.pc"
@@ -233,6 +248,7 @@ uninstall:
 	    "$(DESTDIR)$(LIBDIR)/$(notdir $(LIB_REAL))" \
 	    "$(DESTDIR)$(LIBDIR)/$(LIB_SONAME)" "$(DESTDIR)$(LIBDIR)/$(LIBNAME)" \
 	    "$(DESTDIR)$(INCLUDEDIR)/spawnd.h" \
+	    "$(DESTDIR)$(PRELOADDIR)/libspawnd-preload.so" \
 	    "$(DESTDIR)$(PKGCONFIGDIR)/spawnd.pc"
 	for u in $(SYSTEM_UNITS); do \
 	    rm -f "$(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/}" || exit 1; done

@@ -4,7 +4,7 @@
 set -eu
 
 pkgs="gcc make pkg-config libevent-dev libsystemd-dev systemd procps"
-[ "${1-}" = "--ci" ] && pkgs="$pkgs valgrind cppcheck clang clang-tidy clang-tools libclang-rt-14-dev groff-base mandoc dbus dbus-user-session libpam-systemd golang-go tmux less"
+[ "${1-}" = "--ci" ] && pkgs="$pkgs valgrind cppcheck clang clang-tidy clang-tools libclang-rt-14-dev groff-base mandoc dbus dbus-user-session libpam-systemd golang-go tmux less ninja-build python3 rustc default-jdk-headless"
 
 missing=
 for p in $pkgs; do

@@ -92,6 +92,35 @@ bench() {
 	echo "   ($w: $((SECONDS - t0)) s)" >&2
 }
 
+# wrap_latency: glibc's posix_spawn through the preload shim (spawnctl
+# wrap) against the posix face it forwards to, /bin/true, one thread;
+# rows in $wrap_csv.
+wrap_latency() {
+	local t0=$SECONDS
+	[ -f "$B/libspawnd-preload.so" ] || return 0
+	echo "== latency, posix_spawn wrapped (libspawnd-preload.so)" >&2
+	head -n 1 "$csv" >"$wrap_csv"
+	if ! LD_PRELOAD=$B/libspawnd-preload.so SPAWND_SOCKET=$sock \
+	    "$BENCH" -s "$sock" -o "$wrap_csv" -m posix_spawn,spawnd_posix \
+	    -T 1 "${lat[@]}" latency </dev/null; then
+		echo "run.sh: wrapped latency failed" >&2
+		failed=$((failed + 1))
+	fi
+	echo "   (wrapped latency: $((SECONDS - t0)) s)" >&2
+}
+
+# wrap_report: the wrapped latency figures, median [min-max] in us.
+wrap_report() {
+	[ -s "$wrap_csv" ] || return 0
+	echo
+	echo "posix_spawn wrapped (spawnctl wrap) vs the posix face, /bin/true," \
+	    "1 thread, spawn+wait latency in us:"
+	awk -F, '$3 != "mode" && $4 == 1 && $5 == "latency" {
+		name = $3 == "posix_spawn" ? "posix_spawn, wrapped" : $3
+		printf "  %-22s %10.1f [%.1f-%.1f]\n", name, $7, $8, $9
+	}' "$wrap_csv"
+}
+
 # build_tiny: the tiny static target, as small as the architecture allows.
 build_tiny() {
 	local src=$here/tiny-src/tiny.c
@@ -232,6 +261,7 @@ trap 'exit 143' TERM
 sock=$work/socket
 mkdir -p "$OUT" "$work/wte" || die "cannot create $OUT"
 csv=$OUT/results.csv
+wrap_csv=$OUT/wrap.csv
 rm -f "$OUT/chart.png"
 echo "workload,case,mode,threads,metric,unit,median,min,max,sum,n" >"$csv"
 build_tiny
@@ -267,6 +297,7 @@ bench footprint -P children -N "$count"
 stop_daemon
 start_daemon
 bench latency "${targets[@]}" "${lat[@]}"
+wrap_latency
 bench throughput "${targets[@]}" "${tput[@]}"
 bench write-exec -D "$work/wte" -e "$work/tiny" "${wte[@]}"
 bench bigmem -t "tiny=$work/tiny" "${big[@]}"
@@ -287,6 +318,7 @@ echo "steal: $(steal_pct "$stat0" "$stat1") of CPU time went to the" \
     "hypervisor's other guests during the run (CPU times, the daemon's" \
     "service time among them, include it)"
 "$BENCH" report "$csv" || failed=$((failed + 1))
+wrap_report
 echo
 echo "rows: $csv"
 chart

@@ -90,4 +90,30 @@ int	client_idle(const struct spawnd_client *c);
 /* Bit n-1 set for each signal n in 1..64 that set contains. */
 uint64_t client_sigset_bits(const sigset_t *set);
 
+/*
+ * posix.c, for the preload shim only (client/preload.c links the library
+ * objects statically): the posix face with how far a failed spawn got
+ * (*ret_stage: 0 before connecting, 1 the daemon did not answer, 2 it
+ * answered), and read access to its table of children.  Semantics in
+ * posix.c.
+ */
+struct client_posix_watch {
+	int		 fd;		/* the child's connection */
+	pid_t		 pid;
+	pid_t		 pgid;		/* -1: not known */
+	uint64_t	 serial;
+};
+
+int	client_posix_spawn(pid_t *pid, const char *path, int search,
+	    const spawnd_posix_spawn_file_actions_t *fa,
+	    const spawnd_posix_spawnattr_t *attr, char *const argv[],
+	    char *const envp[], int *ret_stage);
+size_t	client_posix_watch(struct client_posix_watch *w, size_t max,
+	    int unnoted);
+pid_t	client_posix_note(uint64_t serial);
+pid_t	client_posix_reap(pid_t pid, int options, struct spawnd_exit *ret_exit);
+void	client_posix_atfork_prepare(void);
+void	client_posix_atfork_parent(void);
+void	client_posix_atfork_child(void);
+
 #endif

@@ -76,6 +76,8 @@ struct posix_entry {
 	pid_t			 pid;
 	uint64_t		 serial;	/* names it across unlocks */
 	int			 busy;		/* a thread reads it */
+	int			 noted;		/* client_posix_note()d */
+	pid_t			 pgid;		/* its group if known, else -1 */
 	struct spawnd_client	*client;
 	struct spawnd_child	*child;
 	char			 path[POSIX_PATH_MAX];	/* of the socket */
@@ -102,11 +104,16 @@ static struct {
 	uint64_t		 serial;
 	TAILQ_HEAD(, posix_entry) entries;
 } posix_table = {
-	PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP,
 	PTHREAD_COND_INITIALIZER,
 	0,
 	TAILQ_HEAD_INITIALIZER(posix_table.entries)
 };
+
+/* Set by client_posix_spawn(): how far a failed spawn got. */
+#define POSIX_STAGE_LOCAL	0	/* before connecting */
+#define POSIX_STAGE_DAEMON	1	/* the daemon had not answered */
+#define POSIX_STAGE_CHILD	2	/* the daemon answered */
 
 /*
  * Connections that have said HELLO and carry no child, kept so that the
@@ -122,7 +129,7 @@ static struct {
 	size_t			 n;
 	struct spawnd_client	*client[POSIX_POOL_MAX];
 	char			 path[POSIX_POOL_MAX][POSIX_PATH_MAX];
-} posix_pool = { .lock = PTHREAD_MUTEX_INITIALIZER };
+} posix_pool = { .lock = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP };
 
 static struct spawnd_client *posix_pool_take(const char *);
 static void	posix_pool_put(struct spawnd_client *, const char *);
@@ -130,7 +137,7 @@ static void	posix_pool_own(void);
 static int	posix_spawn_common(pid_t *, const char *, int,
 		    const spawnd_posix_spawn_file_actions_t *,
 		    const spawnd_posix_spawnattr_t *, char *const [],
-		    char *const []);
+		    char *const [], int *);
 static int	posix_same_path(char *const []);
 static int	posix_search(const char *, char **);
 static int	posix_program(struct spawnd_req *, const char *, int,
@@ -158,7 +165,8 @@ static int	posix_request(struct spawnd_req *,
 		    char *const [], int *);
 static int	posix_start(struct spawnd_req *,
 		    const spawnd_posix_spawn_file_actions_t *,
-		    struct posix_entry *);
+		    struct posix_entry *, int *);
+static pid_t	posix_pgid(const spawnd_posix_spawnattr_t *, pid_t);
 static void	posix_entry_free(struct posix_entry *);
 static void	posix_table_add(struct posix_entry *);
 static struct posix_entry *posix_find_pid(pid_t);
@@ -167,7 +175,8 @@ static void	posix_unlock(void *);
 static void	posix_release(void *);
 static void	posix_read(struct posix_entry *, int, struct spawnd_exit *,
 		    int *);
-static pid_t	posix_reap(struct posix_entry *, int, int *);
+static pid_t	posix_reap(struct posix_entry *, int, int *,
+		    struct spawnd_exit *);
 static void	posix_claim_locked(pid_t, int, struct posix_entry **, int *);
 static void	posix_claim(pid_t, int, struct posix_entry **, int *);
 static pid_t	posix_wait_one(pid_t, int *, int);
@@ -191,7 +200,7 @@ spawnd_posix_spawn(pid_t *pid, const char *path,
     char *const envp[])
 {
 	return (posix_spawn_common(pid, path, 0, file_actions, attrp, argv,
-	    envp));
+	    envp, NULL));
 }
 
 SPAWND_EXPORT int
@@ -201,24 +210,28 @@ spawnd_posix_spawnp(pid_t *pid, const char *file,
     char *const envp[])
 {
 	return (posix_spawn_common(pid, file, 1, file_actions, attrp, argv,
-	    envp));
+	    envp, NULL));
 }
 
 /*
  * Cancellation is held off: a cancelled spawn would leave a running child
- * nobody can reap.  Returns 0 or a positive errno, as POSIX does.
+ * nobody can reap.  Returns 0 or a positive errno, as POSIX does, and in
+ * *ret_stage (if not NULL) a POSIX_STAGE_* value.
  */
 static int
 posix_spawn_common(pid_t *pid, const char *path, int search,
     const spawnd_posix_spawn_file_actions_t *fa,
     const spawnd_posix_spawnattr_t *attr, char *const argv[],
-    char *const envp[])
+    char *const envp[], int *ret_stage)
 {
 	struct spawnd_req	*req = NULL;
 	struct posix_entry	*e;
 	char			*found = NULL;
-	int			 cwd = -1, r, cancel;
+	int			 cwd = -1, r, cancel, stage = POSIX_STAGE_LOCAL;
 
+	if (ret_stage == NULL)
+		ret_stage = &stage;
+	*ret_stage = POSIX_STAGE_LOCAL;
 	if (path == NULL || argv == NULL)
 		return (EINVAL);
 	if ((e = calloc(1, sizeof *e)) == NULL)
@@ -228,8 +241,9 @@ posix_spawn_common(pid_t *pid, const char *path, int search,
 		goto fail;
 	if ((r = posix_program(req, path, search, envp, &found)) != 0 ||
 	    (r = posix_request(req, fa, attr, argv, envp, &cwd)) != 0 ||
-	    (r = posix_start(req, fa, e)) != 0)
+	    (r = posix_start(req, fa, e, ret_stage)) != 0)
 		goto fail;
+	e->pgid = posix_pgid(attr, e->pid);
 	if (pid != NULL)
 		*pid = e->pid;
 	posix_table_add(e);
@@ -658,11 +672,13 @@ posix_request(struct spawnd_req *req,
  */
 static int
 posix_start(struct spawnd_req *req,
-    const spawnd_posix_spawn_file_actions_t *fa, struct posix_entry *e)
+    const spawnd_posix_spawn_file_actions_t *fa, struct posix_entry *e,
+    int *ret_stage)
 {
 	struct spawnd_failure	f;
 	int			r, hs, tries, pooled;
 
+	*ret_stage = POSIX_STAGE_DAEMON;
 	if ((r = spawnd_socket_path(e->path, sizeof e->path)) < 0)
 		return (r);
 	pooled = (e->client = posix_pool_take(e->path)) != NULL;
@@ -689,10 +705,24 @@ posix_start(struct spawnd_req *req,
 		return (hs);
 	if (r != 0)
 		return (r);
+	*ret_stage = POSIX_STAGE_CHILD;
 	if ((r = client_spawn_recv(e->client, e->child, &f)) != 0)
 		return (r);
 	e->pid = spawnd_child_pid(e->child);
 	return (0);
+}
+
+/* The group the child went to, when the attributes say; else -1. */
+static pid_t
+posix_pgid(const spawnd_posix_spawnattr_t *a, pid_t pid)
+{
+	if (a == NULL)
+		return (-1);
+	if (a->at_flags & POSIX_SPAWN_SETSID)
+		return (pid);
+	if (a->at_flags & POSIX_SPAWN_SETPGROUP)
+		return (a->at_pgrp == 0 ? pid : a->at_pgrp);
+	return (-1);
 }
 
 /* The pool. */
@@ -839,7 +869,8 @@ posix_read(struct posix_entry *e, int timeout_ms, struct spawnd_exit *ex,
  * connection broke (the entry is dropped: its exit will never be known).
  */
 static pid_t
-posix_reap(struct posix_entry *e, int timeout_ms, int *status)
+posix_reap(struct posix_entry *e, int timeout_ms, int *status,
+    struct spawnd_exit *ret_exit)
 {
 	struct spawnd_exit	ex;
 	int			r;
@@ -867,6 +898,8 @@ posix_reap(struct posix_entry *e, int timeout_ms, int *status)
 	}
 	if (status != NULL)
 		*status = ex.status;
+	if (ret_exit != NULL)
+		*ret_exit = ex;
 	return (ex.pid);
 }
 
@@ -915,7 +948,7 @@ posix_wait_one(pid_t pid, int *status, int options)
 		return (0);
 	if (e == NULL)
 		return (waitpid(pid, status, options));
-	return (posix_reap(e, (options & WNOHANG) ? 0 : -1, status));
+	return (posix_reap(e, (options & WNOHANG) ? 0 : -1, status, NULL));
 }
 
 /* The pollfds of the n entries nobody is reading; lock held. */
@@ -1008,7 +1041,7 @@ posix_try_ready(const struct posix_pollset *ps, int *status)
 		if (e != NULL)
 			e->busy = 1;
 		(void)pthread_mutex_unlock(&posix_table.lock);
-		if (e != NULL && (pid = posix_reap(e, 0, status)) > 0)
+		if (e != NULL && (pid = posix_reap(e, 0, status, NULL)) > 0)
 			return (pid);
 	}
 	return (0);
@@ -1409,4 +1442,149 @@ spawnd_posix_spawnattr_settied_np(spawnd_posix_spawnattr_t *attr, int tied,
 		attr->at_spawnd_flags &= ~(unsigned int)POSIX_TIED;
 	attr->at_grace_ms = grace_ms;
 	return (0);
+}
+
+/*
+ * Internal entry points for the preload shim (client/preload.c), declared
+ * in client-int.h and not exported: it reads the table through these
+ * rather than keeping a copy of it.
+ */
+
+int
+client_posix_spawn(pid_t *pid, const char *path, int search,
+    const spawnd_posix_spawn_file_actions_t *fa,
+    const spawnd_posix_spawnattr_t *attr, char *const argv[],
+    char *const envp[], int *ret_stage)
+{
+	return (posix_spawn_common(pid, path, search, fa, attr, argv, envp,
+	    ret_stage));
+}
+
+/*
+ * Lists up to max outstanding children (with unnoted, only those not yet
+ * passed to client_posix_note()).  Returns how many there are in all.
+ */
+size_t
+client_posix_watch(struct client_posix_watch *w, size_t max, int unnoted)
+{
+	struct posix_entry	*e;
+	size_t			 n = 0;
+
+	(void)pthread_mutex_lock(&posix_table.lock);
+	TAILQ_FOREACH(e, &posix_table.entries, entry) {
+		if (unnoted && e->noted)
+			continue;
+		if (n < max) {
+			w[n].fd = spawnd_client_fd(e->client);
+			w[n].pid = e->pid;
+			w[n].pgid = e->pgid;
+			w[n].serial = e->serial;
+		}
+		n++;
+	}
+	(void)pthread_mutex_unlock(&posix_table.lock);
+	return (n);
+}
+
+/* Marks the entry serial as noted; its pid, or 0 once it is gone. */
+pid_t
+client_posix_note(uint64_t serial)
+{
+	struct posix_entry	*e;
+	pid_t			 pid = 0;
+
+	(void)pthread_mutex_lock(&posix_table.lock);
+	if ((e = posix_find_serial(serial)) != NULL) {
+		e->noted = 1;
+		pid = e->pid;
+	}
+	(void)pthread_mutex_unlock(&posix_table.lock);
+	return (pid);
+}
+
+/*
+ * Reaps pid if the table has it: options WNOHANG and WNOWAIT (read the
+ * record but leave the child to be reaped again).  Returns pid and
+ * *ret_exit, 0 (WNOHANG: not yet, or another thread reads it), or -ECHILD
+ * (not in the table, or its connection broke).
+ */
+pid_t
+client_posix_reap(pid_t pid, int options, struct spawnd_exit *ret_exit)
+{
+	struct posix_entry	*e;
+	struct spawnd_exit	 ex;
+	int			 busy, r, timeout = (options & WNOHANG) ? 0 : -1;
+
+	posix_claim(pid, options, &e, &busy);
+	if (busy)
+		return (0);
+	if (e == NULL)
+		return (-ECHILD);
+	if (!(options & WNOWAIT)) {
+		pid = posix_reap(e, timeout, NULL, ret_exit);
+		return (pid == -1 ? -ECHILD : pid);
+	}
+	posix_read(e, timeout, &ex, &r);
+	posix_release(e);
+	if (r == -ETIMEDOUT)
+		return (0);
+	if (r != 0)
+		return (-ECHILD);
+	*ret_exit = ex;
+	return (pid);
+}
+
+/*
+ * fork() handlers: the locks are held across the fork so the child gets
+ * them in a known state; in the child, the table's children are the
+ * parent's (it may not wait for them, nor read their connections), so the
+ * table is emptied there, closing only the child's copies of the sockets.
+ * A fork from a handler that interrupted this thread inside the table
+ * finds the (error-checking) lock its own: it is then left alone.
+ */
+static int	posix_fork_table, posix_fork_pool;
+
+void
+client_posix_atfork_prepare(void)
+{
+	posix_fork_pool = pthread_mutex_lock(&posix_pool.lock) == 0;
+	posix_fork_table = pthread_mutex_lock(&posix_table.lock) == 0;
+}
+
+void
+client_posix_atfork_parent(void)
+{
+	if (posix_fork_table)
+		(void)pthread_mutex_unlock(&posix_table.lock);
+	if (posix_fork_pool)
+		(void)pthread_mutex_unlock(&posix_pool.lock);
+}
+
+/* An error-checking lock knows its owner's tid, which the child lacks. */
+static void
+posix_lock_reinit(pthread_mutex_t *m)
+{
+	pthread_mutexattr_t	ma;
+
+	(void)pthread_mutexattr_init(&ma);
+	(void)pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ERRORCHECK);
+	(void)pthread_mutex_init(m, &ma);
+	(void)pthread_mutexattr_destroy(&ma);
+}
+
+void
+client_posix_atfork_child(void)
+{
+	struct posix_entry	*e;
+
+	if (posix_fork_table) {
+		while ((e = TAILQ_FIRST(&posix_table.entries)) != NULL) {
+			TAILQ_REMOVE(&posix_table.entries, e, entry);
+			posix_entry_free(e);
+		}
+		(void)pthread_cond_init(&posix_table.cond, NULL);
+		posix_lock_reinit(&posix_table.lock);
+	}
+	if (posix_fork_pool)
+		posix_lock_reinit(&posix_pool.lock);
 }

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "spawnctl-wrap.h"
 #include "spawnd.h"
 
 /* Exit codes: 125 for spawnctl's own failures as docker and podman do. */
@@ -167,6 +168,9 @@ usage(FILE *f, int code)
 "\n"
 "commands:\n"
 "  run [options] [--] prog [arg...]  run prog through spawnd, as if directly\n"
+"  wrap [--socket path] [--] cmd [arg...]\n"
+"                                    run cmd with its spawns brokered\n"
+"                                    (libspawnd-preload.so)\n"
 "  ping [--socket path]              show spawnd's pid and counters\n"
 "  status [--socket path]            the same as ping\n"
 "  ps [--json] [--socket path]       the daemon's children of this user\n"
@@ -1660,6 +1664,8 @@ main(int argc, char **argv)
 		usage(stderr, CTL_EXIT_USAGE);
 	if (strcmp(argv[0], "run") == 0)
 		return cmd_run(argc, argv);
+	if (strcmp(argv[0], "wrap") == 0)
+		return ctl_wrap(argc, argv);
 	if (strcmp(argv[0], "ping") == 0 || strcmp(argv[0], "status") == 0)
 		return cmd_ping(argc, argv);
 	if (strcmp(argv[0], "install") == 0)

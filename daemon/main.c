@@ -60,6 +60,9 @@ usage(FILE *f, int code)
 "                                    parent exits 0 (for autostart)\n"
 "      --exit-idle-time SECONDS      exit after SECONDS without connections\n"
 "                                    or children (for socket activation)\n"
+"      --session                     stay in the caller's session (for\n"
+"                                    spawnctl wrap: children may join the\n"
+"                                    caller's process groups)\n"
 "      --launch auto|vfork|async     wait for each child's exec (vfork),\n"
 "                                    or serve on meanwhile (async); auto:\n"
 "                                    wait while CPUs are free (default)\n"
@@ -222,6 +225,7 @@ main(int argc, char **argv)
 		{ "allow-foreign-namespaces", no_argument, NULL, 11 },
 		{ "background", no_argument, NULL, 12 },
 		{ "launch", required_argument, NULL, 13 },
+		{ "session", no_argument, NULL, 14 },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -231,7 +235,7 @@ main(int argc, char **argv)
 	struct event	*sigev[3];
 	int		 ch, debug = 0, fd, i;
 	unsigned int	 idle = 0;
-	int		 background = 0;
+	int		 background = 0, session = 0;
 	const int	 sigs[3] = { SIGTERM, SIGINT, SIGHUP };
 
 	sd.limits = LIMITS_DEFAULT;
@@ -260,6 +264,7 @@ main(int argc, char **argv)
 		    "--request-timeout", optarg); break;
 		case 11: sd.limits.foreign_ns = 1; break;
 		case 12: background = 1; break;
+		case 14: session = 1; break;
 		case 13:
 			if (strcmp(optarg, "auto") == 0)
 				sd.launch = LAUNCH_AUTO;
@@ -291,7 +296,8 @@ main(int argc, char **argv)
 		fatalx("event_base_new failed");
 
 	if ((fd = listener_open_activated()) == -1) {
-		leave_terminal();
+		if (!session)
+			leave_terminal();
 		fd = listener_open_path(path != NULL ? path :
 		    default_path(pbuf, sizeof pbuf));
 	}

@@ -218,3 +218,31 @@ finish() {
 	echo "all checks passed" >&2
 	exit 0
 }
+
+# --- spawnctl wrap (the test-wrap-*.sh tests) ---
+
+SHIM=${B:-build}/libspawnd-preload.so
+
+# wrap_setup: setup, and skip unless the shim is there and usable.  An
+# ASan build's shim needs libasan loaded first in every process it enters,
+# which a wrapped tree of foreign programs cannot arrange: check-asan
+# covers the library itself; these tests skip there.
+wrap_setup() {
+	setup
+	[ -f "$SHIM" ] || skip "no $SHIM"
+	if nm -D "$SHIM" 2>/dev/null | grep -q __asan_; then
+		skip "ASan build: wrapped programs would need libasan preloaded"
+	fi
+	export SPAWND_DAEMON=$SPAWND
+	unset SPAWND_SOCKET SPAWND_WRAP SPAWND_WRAP_DEBUG SPAWND_WRAP_SID
+}
+
+# spawns_of FILE: the spawn count in a "spawnctl ping" output in FILE.
+spawns_of() {
+	sed -n 's/.*children, \([0-9]*\) spawns.*/\1/p' "$1" | tail -n 1
+}
+
+# brokered FILE: the number of SPAWND_WRAP_DEBUG lines in FILE.
+brokered() {
+	grep -c 'spawnd-wrap\[[0-9]*\]: brokered pid' "$1"
+}

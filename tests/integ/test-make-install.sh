@@ -58,6 +58,7 @@ inst "$st" install PREFIX=/usr
 	echo "l 777 usr/lib/libspawnd.so.0"
 	echo "l 777 usr/lib/libspawnd.so"
 	echo "f 644 usr/include/spawnd.h"
+	echo "f 755 usr/lib/spawnd/libspawnd-preload.so"
 	echo "f 644 usr/lib/pkgconfig/spawnd.pc"
 	for u in spawnd.socket spawnd.service; do
 		echo "f 644 ${unitdir#/}/$u"
