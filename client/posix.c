@@ -124,6 +124,28 @@ static struct {
 	char			 path[POSIX_POOL_MAX][POSIX_PATH_MAX];
 } posix_pool = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
+/*
+ * The fds the posix face holds for itself: every connection it made (of
+ * a call in progress, of an outstanding child, in the pool) and the cwd
+ * fd a call sends.  They are not in the caller's fd table as the caller
+ * knows it (with glibc's posix_spawn those numbers would be closed), so a
+ * file action that reads one (fchdir, dup2 from, tcsetpgrp) must find it
+ * closed: such a number is never passed.  An fd is listed from just after
+ * it is made until just after it is closed; a number that another
+ * thread's call takes meanwhile is a race like any concurrent open().
+ */
+static struct {
+	pthread_mutex_t		 lock;
+	int			*fd;
+	size_t			 n;
+	size_t			 cap;
+} posix_own = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static int	posix_own_add(int);
+static void	posix_own_del(int);
+static int	posix_own_has(int);
+static int	posix_client_open(const char *, struct spawnd_client **);
+static void	posix_client_free(struct spawnd_client *);
 static struct spawnd_client *posix_pool_take(const char *);
 static void	posix_pool_put(struct spawnd_client *, const char *);
 static void	posix_pool_own(void);
@@ -236,8 +258,10 @@ posix_spawn_common(pid_t *pid, const char *path, int search,
 	e = NULL;
 fail:
 	posix_entry_free(e);
-	if (cwd != -1)
+	if (cwd != -1) {
 		(void)close(cwd);
+		posix_own_del(cwd);
+	}
 	spawnd_req_free(req);
 	free(found);
 	(void)pthread_setcancelstate(cancel, NULL);
@@ -536,7 +560,8 @@ posix_action_fds(struct spawnd_req *req,
 
 	for (i = 0, a = fa != NULL ? fa->fa_actions : NULL;
 	    fa != NULL && i < fa->fa_used; i++, a++) {
-		if ((fd = posix_action_src(a)) < 0 || fcntl(fd, F_GETFD) == -1)
+		if ((fd = posix_action_src(a)) < 0 || posix_own_has(fd) ||
+		    fcntl(fd, F_GETFD) == -1)
 			continue;
 		for (j = 0; j < req->nfdmap; j++) {
 			if (req->fdmap[j].child_fd == fd)
@@ -642,6 +667,11 @@ posix_request(struct spawnd_req *req,
 	posix_inherit_sched(req);
 	if ((*ret_cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return (-errno);
+	if ((r = posix_own_add(*ret_cwd)) != 0) {
+		(void)close(*ret_cwd);
+		*ret_cwd = -1;
+		return (r);
+	}
 	if ((r = spawnd_req_set_cwd_fd(req, *ret_cwd)) != 0 ||
 	    (r = posix_apply_attr(req, attr)) != 0)
 		return (r);
@@ -666,17 +696,17 @@ posix_start(struct spawnd_req *req,
 	if ((r = spawnd_socket_path(e->path, sizeof e->path)) < 0)
 		return (r);
 	pooled = (e->client = posix_pool_take(e->path)) != NULL;
-	if (!pooled && (r = client_open(e->path, &e->client)) != 0)
+	if (!pooled && (r = posix_client_open(e->path, &e->client)) != 0)
 		return (r);
 	for (tries = 1;; tries++) {
 		if ((r = posix_inherit_fds(req, fa)) != 0)
 			return (r);
 		r = client_spawn_send(e->client, req, &e->child);
 		if (pooled && (r == -EPIPE || r == -ECONNRESET)) {
-			spawnd_client_free(e->client);
+			posix_client_free(e->client);
 			e->client = NULL;
 			pooled = 0;
-			if ((r = client_open(e->path, &e->client)) != 0)
+			if ((r = posix_client_open(e->path, &e->client)) != 0)
 				return (r);
 			tries--;
 			continue;
@@ -695,6 +725,89 @@ posix_start(struct spawnd_req *req,
 	return (0);
 }
 
+/* The posix face's own fds. */
+
+static int
+posix_own_add(int fd)
+{
+	int	*p;
+	size_t	 cap;
+	int	 r = 0;
+
+	(void)pthread_mutex_lock(&posix_own.lock);
+	if (posix_own.n == posix_own.cap) {
+		cap = posix_own.cap > 0 ? posix_own.cap * 2 : 16;
+		if ((p = reallocarray(posix_own.fd, cap, sizeof *p)) == NULL)
+			r = -ENOMEM;
+		else {
+			posix_own.fd = p;
+			posix_own.cap = cap;
+		}
+	}
+	if (r == 0)
+		posix_own.fd[posix_own.n++] = fd;
+	(void)pthread_mutex_unlock(&posix_own.lock);
+	return (r);
+}
+
+static void
+posix_own_del(int fd)
+{
+	size_t	i;
+
+	(void)pthread_mutex_lock(&posix_own.lock);
+	for (i = 0; i < posix_own.n; i++) {
+		if (posix_own.fd[i] == fd) {
+			posix_own.fd[i] = posix_own.fd[--posix_own.n];
+			break;
+		}
+	}
+	(void)pthread_mutex_unlock(&posix_own.lock);
+}
+
+static int
+posix_own_has(int fd)
+{
+	size_t	i;
+	int	found = 0;
+
+	(void)pthread_mutex_lock(&posix_own.lock);
+	for (i = 0; i < posix_own.n && !found; i++)
+		found = posix_own.fd[i] == fd;
+	(void)pthread_mutex_unlock(&posix_own.lock);
+	return (found);
+}
+
+/* A new connection, listed as ours. */
+static int
+posix_client_open(const char *path, struct spawnd_client **ret_client)
+{
+	struct spawnd_client	*c;
+	int			 r;
+
+	if ((r = client_open(path, &c)) != 0)
+		return (r);
+	if ((r = posix_own_add(spawnd_client_fd(c))) != 0) {
+		spawnd_client_free(c);
+		return (r);
+	}
+	*ret_client = c;
+	return (0);
+}
+
+/* Closes a connection of ours, then forgets its number. */
+static void
+posix_client_free(struct spawnd_client *c)
+{
+	int	fd;
+
+	if (c == NULL)
+		return;
+	fd = spawnd_client_fd(c);
+	spawnd_client_free(c);
+	posix_own_del(fd);
+}
+
 /* The pool. */
 
 /* Drops connections another process made (lock held). */
@@ -706,7 +819,7 @@ posix_pool_own(void)
 	if (posix_pool.pid == pid)
 		return;
 	while (posix_pool.n > 0)
-		spawnd_client_free(posix_pool.client[--posix_pool.n]);
+		posix_client_free(posix_pool.client[--posix_pool.n]);
 	posix_pool.pid = pid;
 }
 
@@ -751,7 +864,7 @@ posix_pool_put(struct spawnd_client *c, const char *path)
 		}
 		(void)pthread_mutex_unlock(&posix_pool.lock);
 	}
-	spawnd_client_free(c);
+	posix_client_free(c);
 }
 
 /* The table. */
@@ -762,7 +875,7 @@ posix_entry_free(struct posix_entry *e)
 	if (e == NULL)
 		return;
 	spawnd_child_free(e->child);
-	spawnd_client_free(e->client);
+	posix_client_free(e->client);
 	free(e);
 }
 

@@ -107,7 +107,8 @@ done
 # The daemon's children are made two ways (--launch, daemon/child.c): with
 # sequential spawns the tests mostly see vfork, so the tests of what a child
 # gets run once more with every spawn asynchronous.
-for t in test-spawn test-execfd test-posix test-posix-table test-semantics \
+for t in test-spawn test-execfd test-posix test-posix-table test-posix-closed \
+    test-semantics \
     test-faults test-limits test-lifetime test-threads; do
 	[ -x "$B/tests/integ/$t" ] || continue
 	name="integ/$t[async]"
