@@ -13,9 +13,17 @@ for p in $pkgs; do
 done
 [ -z "$missing" ] && exit 0
 
-echo "install-deps: installing:$missing" >&2
 sudo=
-[ "$(id -u)" -ne 0 ] && sudo=sudo
+if [ "$(id -u)" -ne 0 ]; then
+	if ! command -v sudo >/dev/null 2>&1; then
+		echo "install-deps: missing Debian packages:$missing" >&2
+		echo "install-deps: not root and no sudo: as root, run" >&2
+		echo "    apt-get install$missing" >&2
+		exit 1
+	fi
+	sudo=sudo
+fi
+echo "install-deps: installing:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 # shellcheck disable=SC2086
