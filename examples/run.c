@@ -4,11 +4,9 @@
  *	cc -o run run.c $(pkg-config --cflags --libs spawnd)
  *	./run cc -c x.c
  *
- * The daemon is found as spawnd_connect(3) says: $SPAWND_SOCKET, else
- * $XDG_RUNTIME_DIR/spawnd/socket, else /run/spawnd/socket.
+ * The daemon is found where spawnd_connect(3) looks by default:
+ * $SPAWND_SOCKET first (see libspawnd(3), "Finding the daemon").
  */
-
-#define _GNU_SOURCE			/* environ, in <unistd.h> */
 
 #include <sys/wait.h>
 
@@ -18,6 +16,8 @@
 #include <unistd.h>
 
 #include <spawnd.h>
+
+extern char	**environ;		/* POSIX: declared by no header */
 
 int
 main(int argc, char *argv[])
