@@ -3,8 +3,10 @@
 # what is missing.  Idempotent; needs root (or sudo) only when it installs.
 set -eu
 
-pkgs="gcc make pkg-config libevent-dev libsystemd-dev systemd procps"
-[ "${1-}" = "--ci" ] && pkgs="$pkgs valgrind cppcheck clang clang-tidy clang-tools libclang-rt-14-dev groff-base mandoc dbus dbus-user-session libpam-systemd"
+# Building, and every test of make check (groff-base: the man page test;
+# dbus, dbus-user-session, libpam-systemd: the systemd test's user managers).
+pkgs="gcc make pkg-config libevent-dev libsystemd-dev systemd procps groff-base dbus dbus-user-session libpam-systemd"
+[ "${1-}" = "--ci" ] && pkgs="$pkgs valgrind cppcheck clang clang-tidy clang-tools libclang-rt-14-dev mandoc"
 
 missing=
 for p in $pkgs; do
