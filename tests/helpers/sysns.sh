@@ -184,7 +184,9 @@ EOF
 	SYSNS_PID1=$(cat "$SYSNS_W/pid1" 2>/dev/null)
 	if [ -z "$SYSNS_PID1" ]; then
 		cat "$SYSNS_W/console.log" >&2
-		sysns_say "the guest's init did not start"
+		# unshare's own reason, e.g. in a chroot whose / is not a mount.
+		sysns_say "the guest's init did not start: $(tr -d '\r' \
+		    <"$SYSNS_W/console.log" | sed '/^$/d' | tail -n 1)"
 		return 1
 	fi
 	# If our shell dies without a teardown, the guest goes too.
