@@ -31,6 +31,9 @@ TUSER=spawndtest	# the unprivileged user, created in the guest
 . "$SRCDIR/tests/helpers/sysns.sh"
 
 [ "$(id -u)" = 0 ] || skip "needs root to boot systemd in namespaces"
+# Heavy (a systemd boot): make check runs it, make check-asan not again.
+ldd "$B/spawnd" 2>/dev/null | grep -q libasan &&
+    skip "a sanitizer build: the systemd test runs in make check only"
 need=$(sysns_needs)
 [ -z "$need" ] || skip "needs the Debian packages: $need" \
     "(apt-get install $need, or .ci/install-deps.sh --ci)"
