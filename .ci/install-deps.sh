@@ -3,8 +3,10 @@
 # what is missing.  Idempotent; needs root (or sudo) only when it installs.
 set -eu
 
-pkgs="gcc make pkg-config libevent-dev libsystemd-dev systemd procps"
-[ "${1-}" = "--ci" ] && pkgs="$pkgs valgrind cppcheck clang clang-tidy clang-tools libclang-rt-14-dev groff-base mandoc dbus dbus-user-session libpam-systemd golang-go tmux less ninja-build python3 rustc default-jdk-headless"
+# Building, and every test of make check (groff-base: the man page test;
+# dbus, dbus-user-session, libpam-systemd: the systemd test's user managers).
+pkgs="gcc make pkg-config libevent-dev libsystemd-dev systemd procps groff-base dbus dbus-user-session libpam-systemd"
+[ "${1-}" = "--ci" ] && pkgs="$pkgs valgrind cppcheck clang clang-tidy clang-tools libclang-rt-14-dev mandoc golang-go tmux less ninja-build python3 rustc default-jdk-headless"
 
 missing=
 for p in $pkgs; do
@@ -13,9 +15,17 @@ for p in $pkgs; do
 done
 [ -z "$missing" ] && exit 0
 
-echo "install-deps: installing:$missing" >&2
 sudo=
-[ "$(id -u)" -ne 0 ] && sudo=sudo
+if [ "$(id -u)" -ne 0 ]; then
+	if ! command -v sudo >/dev/null 2>&1; then
+		echo "install-deps: missing Debian packages:$missing" >&2
+		echo "install-deps: not root and no sudo: as root, run" >&2
+		echo "    apt-get install$missing" >&2
+		exit 1
+	fi
+	sudo=sudo
+fi
+echo "install-deps: installing:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 # shellcheck disable=SC2086

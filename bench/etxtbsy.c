@@ -1,7 +1,7 @@
 /*
  * etxtbsy: the multithreaded write-then-exec workload.
  *
- *	etxtbsy [-t threads] [-r rounds] [-T seconds] [-m mode]...
+ *	etxtbsy [-t threads] [-r rounds] [-T seconds] [-U n] [-m mode]...
  *	    [-s socket] [-d dir]
  *
  * Each of the threads (20) does, rounds (200) times: write a small shell
@@ -18,7 +18,9 @@
  *	all		the four in turn (the default)
  *
  * -T stops each mode's threads after that many seconds even if rounds are
- * left (the counts say how many ran).  Prints one line per mode:
+ * left (the counts say how many ran).  -U n goes on past the rounds until
+ * n ETXTBSY were seen (bound it with -T): a machine where the race is
+ * rare still shows it.  Prints one line per mode:
  *	MODE ok=N etxtbsy=N errors=N seconds=S rate=SPAWNS_PER_S
  * Exits 0, or 1 if spawnd modes saw any ETXTBSY or error.
  */
@@ -57,6 +59,7 @@ struct run {
 	const char	*dir;
 	const char	*sock;
 	int		 rounds;
+	int		 until;		/* go on until this many ETXTBSY */
 	double		 deadline;	/* 0, or stop at this now() */
 	pthread_barrier_t barrier;
 	atomic_int	 ok, etxtbsy, errors;
@@ -74,7 +77,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: etxtbsy [-t threads] [-r rounds] [-T seconds] "
-	    "[-m fork|posix_spawn|spawnd|spawnd-posix|all]... [-s socket] "
+	    "[-U n] [-m fork|posix_spawn|spawnd|spawnd-posix|all]... [-s socket] "
 	    "[-d dir]\n");
 	exit(2);
 }
@@ -216,7 +219,8 @@ worker_main(void *arg)
 		}
 	}
 	pthread_barrier_wait(&run->barrier);
-	for (i = 0; i < run->rounds; i++) {
+	for (i = 0; i < run->rounds || atomic_load(&run->etxtbsy) <
+	    run->until; i++) {
 		if (run->deadline > 0 && now() >= run->deadline)
 			break;
 		if (setup == -1) {
@@ -257,7 +261,7 @@ worker_main(void *arg)
 
 /* Runs one mode; prints its line.  Returns ETXTBSY + errors. */
 static int
-run_mode(enum mode mode, int nthreads, int rounds, double budget,
+run_mode(enum mode mode, int nthreads, int rounds, int until, double budget,
     const char *dir, const char *sock)
 {
 	struct run	 run;
@@ -271,6 +275,7 @@ run_mode(enum mode mode, int nthreads, int rounds, double budget,
 	run.dir = dir;
 	run.sock = sock;
 	run.rounds = rounds;
+	run.until = until;
 	w = calloc((size_t)nthreads, sizeof *w);
 	t = calloc((size_t)nthreads, sizeof *t);
 	if (w == NULL || t == NULL) {
@@ -329,9 +334,10 @@ main(int argc, char **argv)
 	const char	*sock = NULL, *dir = NULL;
 	unsigned int	 modes = 0;
 	double		 budget = 0;
-	int		 ch, nthreads = 20, rounds = 200, m, bad = 0, i;
+	int		 ch, nthreads = 20, rounds = 200, until = 0, m, bad = 0;
+	int		 i;
 
-	while ((ch = getopt(argc, argv, "d:m:r:s:t:T:")) != -1) {
+	while ((ch = getopt(argc, argv, "d:m:r:s:t:T:U:")) != -1) {
 		switch (ch) {
 		case 'd':
 			dir = optarg;
@@ -351,6 +357,9 @@ main(int argc, char **argv)
 			break;
 		case 'T':
 			budget = atof(optarg);
+			break;
+		case 'U':
+			until = atoi(optarg);
 			break;
 		default:
 			usage();
@@ -375,8 +384,8 @@ main(int argc, char **argv)
 	for (m = 0; m < M_COUNT; m++) {
 		if (!(modes & (1u << m)))
 			continue;
-		i = run_mode((enum mode)m, nthreads, rounds, budget, dir,
-		    sock);
+		i = run_mode((enum mode)m, nthreads, rounds, until, budget,
+		    dir, sock);
 		if (m == M_SPAWND || m == M_SPAWND_POSIX)
 			bad += i;
 	}

@@ -131,6 +131,28 @@ static struct {
 	char			 path[POSIX_POOL_MAX][POSIX_PATH_MAX];
 } posix_pool = { .lock = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP };
 
+/*
+ * The fds the posix face holds for itself: every connection it made (of
+ * a call in progress, of an outstanding child, in the pool) and the cwd
+ * fd a call sends.  They are not in the caller's fd table as the caller
+ * knows it (with glibc's posix_spawn those numbers would be closed), so a
+ * file action that reads one (fchdir, dup2 from, tcsetpgrp) must find it
+ * closed: such a number is never passed.  An fd is listed from just after
+ * it is made until just after it is closed; a number that another
+ * thread's call takes meanwhile is a race like any concurrent open().
+ */
+static struct {
+	pthread_mutex_t		 lock;
+	int			*fd;
+	size_t			 n;
+	size_t			 cap;
+} posix_own = { .lock = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP };
+
+static int	posix_own_add(int);
+static void	posix_own_del(int);
+static int	posix_own_has(int);
+static int	posix_client_open(const char *, struct spawnd_client **);
+static void	posix_client_free(struct spawnd_client *);
 static struct spawnd_client *posix_pool_take(const char *);
 static void	posix_pool_put(struct spawnd_client *, const char *);
 static void	posix_pool_own(void);
@@ -250,8 +272,10 @@ posix_spawn_common(pid_t *pid, const char *path, int search,
 	e = NULL;
 fail:
 	posix_entry_free(e);
-	if (cwd != -1)
+	if (cwd != -1) {
 		(void)close(cwd);
+		posix_own_del(cwd);
+	}
 	spawnd_req_free(req);
 	free(found);
 	(void)pthread_setcancelstate(cancel, NULL);
@@ -550,7 +574,8 @@ posix_action_fds(struct spawnd_req *req,
 
 	for (i = 0, a = fa != NULL ? fa->fa_actions : NULL;
 	    fa != NULL && i < fa->fa_used; i++, a++) {
-		if ((fd = posix_action_src(a)) < 0 || fcntl(fd, F_GETFD) == -1)
+		if ((fd = posix_action_src(a)) < 0 || posix_own_has(fd) ||
+		    fcntl(fd, F_GETFD) == -1)
 			continue;
 		for (j = 0; j < req->nfdmap; j++) {
 			if (req->fdmap[j].child_fd == fd)
@@ -656,6 +681,11 @@ posix_request(struct spawnd_req *req,
 	posix_inherit_sched(req);
 	if ((*ret_cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return (-errno);
+	if ((r = posix_own_add(*ret_cwd)) != 0) {
+		(void)close(*ret_cwd);
+		*ret_cwd = -1;
+		return (r);
+	}
 	if ((r = spawnd_req_set_cwd_fd(req, *ret_cwd)) != 0 ||
 	    (r = posix_apply_attr(req, attr)) != 0)
 		return (r);
@@ -682,17 +712,17 @@ posix_start(struct spawnd_req *req,
 	if ((r = spawnd_socket_path(e->path, sizeof e->path)) < 0)
 		return (r);
 	pooled = (e->client = posix_pool_take(e->path)) != NULL;
-	if (!pooled && (r = client_open(e->path, &e->client)) != 0)
+	if (!pooled && (r = posix_client_open(e->path, &e->client)) != 0)
 		return (r);
 	for (tries = 1;; tries++) {
 		if ((r = posix_inherit_fds(req, fa)) != 0)
 			return (r);
 		r = client_spawn_send(e->client, req, &e->child);
 		if (pooled && (r == -EPIPE || r == -ECONNRESET)) {
-			spawnd_client_free(e->client);
+			posix_client_free(e->client);
 			e->client = NULL;
 			pooled = 0;
-			if ((r = client_open(e->path, &e->client)) != 0)
+			if ((r = posix_client_open(e->path, &e->client)) != 0)
 				return (r);
 			tries--;
 			continue;
@@ -725,6 +755,89 @@ posix_pgid(const spawnd_posix_spawnattr_t *a, pid_t pid)
 	return (-1);
 }
 
+/* The posix face's own fds. */
+
+static int
+posix_own_add(int fd)
+{
+	int	*p;
+	size_t	 cap;
+	int	 r = 0;
+
+	(void)pthread_mutex_lock(&posix_own.lock);
+	if (posix_own.n == posix_own.cap) {
+		cap = posix_own.cap > 0 ? posix_own.cap * 2 : 16;
+		if ((p = reallocarray(posix_own.fd, cap, sizeof *p)) == NULL)
+			r = -ENOMEM;
+		else {
+			posix_own.fd = p;
+			posix_own.cap = cap;
+		}
+	}
+	if (r == 0)
+		posix_own.fd[posix_own.n++] = fd;
+	(void)pthread_mutex_unlock(&posix_own.lock);
+	return (r);
+}
+
+static void
+posix_own_del(int fd)
+{
+	size_t	i;
+
+	(void)pthread_mutex_lock(&posix_own.lock);
+	for (i = 0; i < posix_own.n; i++) {
+		if (posix_own.fd[i] == fd) {
+			posix_own.fd[i] = posix_own.fd[--posix_own.n];
+			break;
+		}
+	}
+	(void)pthread_mutex_unlock(&posix_own.lock);
+}
+
+static int
+posix_own_has(int fd)
+{
+	size_t	i;
+	int	found = 0;
+
+	(void)pthread_mutex_lock(&posix_own.lock);
+	for (i = 0; i < posix_own.n && !found; i++)
+		found = posix_own.fd[i] == fd;
+	(void)pthread_mutex_unlock(&posix_own.lock);
+	return (found);
+}
+
+/* A new connection, listed as ours. */
+static int
+posix_client_open(const char *path, struct spawnd_client **ret_client)
+{
+	struct spawnd_client	*c;
+	int			 r;
+
+	if ((r = client_open(path, &c)) != 0)
+		return (r);
+	if ((r = posix_own_add(spawnd_client_fd(c))) != 0) {
+		spawnd_client_free(c);
+		return (r);
+	}
+	*ret_client = c;
+	return (0);
+}
+
+/* Closes a connection of ours, then forgets its number. */
+static void
+posix_client_free(struct spawnd_client *c)
+{
+	int	fd;
+
+	if (c == NULL)
+		return;
+	fd = spawnd_client_fd(c);
+	spawnd_client_free(c);
+	posix_own_del(fd);
+}
+
 /* The pool. */
 
 /* Drops connections another process made (lock held). */
@@ -736,7 +849,7 @@ posix_pool_own(void)
 	if (posix_pool.pid == pid)
 		return;
 	while (posix_pool.n > 0)
-		spawnd_client_free(posix_pool.client[--posix_pool.n]);
+		posix_client_free(posix_pool.client[--posix_pool.n]);
 	posix_pool.pid = pid;
 }
 
@@ -781,7 +894,7 @@ posix_pool_put(struct spawnd_client *c, const char *path)
 		}
 		(void)pthread_mutex_unlock(&posix_pool.lock);
 	}
-	spawnd_client_free(c);
+	posix_client_free(c);
 }
 
 /* The table. */
@@ -792,7 +905,7 @@ posix_entry_free(struct posix_entry *e)
 	if (e == NULL)
 		return;
 	spawnd_child_free(e->child);
-	spawnd_client_free(e->client);
+	posix_client_free(e->client);
 	free(e);
 }
 
@@ -1542,18 +1655,21 @@ client_posix_reap(pid_t pid, int options, struct spawnd_exit *ret_exit)
  * A fork from a handler that interrupted this thread inside the table
  * finds the (error-checking) lock its own: it is then left alone.
  */
-static int	posix_fork_table, posix_fork_pool;
+static int	posix_fork_table, posix_fork_pool, posix_fork_own;
 
 void
 client_posix_atfork_prepare(void)
 {
 	posix_fork_pool = pthread_mutex_lock(&posix_pool.lock) == 0;
 	posix_fork_table = pthread_mutex_lock(&posix_table.lock) == 0;
+	posix_fork_own = pthread_mutex_lock(&posix_own.lock) == 0;
 }
 
 void
 client_posix_atfork_parent(void)
 {
+	if (posix_fork_own)
+		(void)pthread_mutex_unlock(&posix_own.lock);
 	if (posix_fork_table)
 		(void)pthread_mutex_unlock(&posix_table.lock);
 	if (posix_fork_pool)
@@ -1577,6 +1693,9 @@ client_posix_atfork_child(void)
 {
 	struct posix_entry	*e;
 
+	/* First: emptying the table below takes the list of our own fds. */
+	if (posix_fork_own)
+		posix_lock_reinit(&posix_own.lock);
 	if (posix_fork_table) {
 		while ((e = TAILQ_FIRST(&posix_table.entries)) != NULL) {
 			TAILQ_REMOVE(&posix_table.entries, e, entry);

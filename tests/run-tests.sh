@@ -12,6 +12,11 @@
 # lines are shown.  Ends with "N passed, N failed[, N skipped]" and exits 1
 # if anything failed.
 #
+# No test may leave a process behind: each runs under $HELPERS/reaper
+# (tests/helpers/reaper.c), a child subreaper that names, kills and reaps
+# whatever the test's processes left alive, and such a test FAILs with
+# "left processes behind" and their pids and command lines.
+#
 # VALGRIND=1 runs the daemon of the C integration tests under valgrind.
 # The tests of the child's set-up run a second time as NAME[async], their
 # daemon with --launch async.
@@ -40,6 +45,14 @@ else
 	c_pass='' c_fail='' c_skip='' c_off=''
 fi
 
+reaper=()
+if [ -x "$HELPERS/reaper" ]; then
+	reaper=("$HELPERS/reaper")
+else
+	echo "run-tests: no $HELPERS/reaper (make check builds it):" \
+	    "leftover processes go unnoticed" >&2
+fi
+
 passed=0 failed=0 skipped=0
 failed_names=()
 
@@ -62,8 +75,8 @@ run_one() {
 	mkdir -p "$logdir"
 	log=$logdir/${name//\//_}.log
 	start=$SECONDS
-	(cd "$srcdir" && timeout -k 10 "$timeout_s" "$@") </dev/null \
-	    >"$log" 2>&1
+	(cd "$srcdir" && "${reaper[@]}" timeout -k 10 "$timeout_s" "$@") \
+	    </dev/null >"$log" 2>&1
 	rc=$?
 	secs=$((SECONDS - start))
 	case $rc in
@@ -76,6 +89,14 @@ run_one() {
 		echo "${c_skip}SKIP${c_off} $name: $(tail -n 1 "$log")"
 		skipped=$((skipped + 1))
 		rm -f "$log"
+		;;
+	99)
+		echo "${c_fail}FAIL${c_off} $name: left processes behind:" \
+		    "$(sed -n 's/^reaper: left behind: //p' "$log" |
+		    paste -sd ';' -) (log: $log)"
+		tail -n 40 "$log" | sed 's/^/    /'
+		failed=$((failed + 1))
+		failed_names+=("$name")
 		;;
 	*)
 		if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
@@ -107,7 +128,8 @@ done
 # The daemon's children are made two ways (--launch, daemon/child.c): with
 # sequential spawns the tests mostly see vfork, so the tests of what a child
 # gets run once more with every spawn asynchronous.
-for t in test-spawn test-execfd test-posix test-posix-table test-semantics \
+for t in test-spawn test-execfd test-posix test-posix-table test-posix-closed \
+    test-semantics \
     test-faults test-limits test-lifetime test-threads; do
 	[ -x "$B/tests/integ/$t" ] || continue
 	name="integ/$t[async]"

@@ -24,3 +24,17 @@ $(FAILALLOC): tests/helpers/failalloc.c
 	    -o $@ $< -ldl $(if $(findstring address,$(SAN)),-lasan) $(LDFLAGS)
 
 check: $(HELPER_BIN) $(FAILALLOC)
+
+# examples/*.c are complete programs that the README shows: built as a
+# user would build them (no project -D or -I but spawnd.h's directory),
+# and run by tests/integ/test-example.sh (the compiler's default C dialect,
+# as "cc prog.c $(pkg-config --cflags --libs spawnd)" gets).
+EXAMPLE_SRC	:= $(wildcard examples/*.c)
+EXAMPLE_BIN	:= $(EXAMPLE_SRC:%.c=$(B)/%)
+
+$(B)/examples/%: examples/%.c $(B)/$(LIBNAME)
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(SAN) $(CFLAGS) -Iclient -o $@ $< -L$(B) \
+	    -lspawnd -Wl,-rpath,'$$ORIGIN/..' $(XLDFLAGS) $(LDFLAGS)
+
+check: $(EXAMPLE_BIN)

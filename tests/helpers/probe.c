@@ -47,7 +47,7 @@
  *	-w file	on SIGTERM append "TERM <pid>\n" to file, carry on
  *	-g n	fork n grandchildren (n <= 16) that close every fd and
  *		sleep 60 s (SIGTERM at default), then exit 0
- *	-b ms	spin on the CPU for ms milliseconds
+ *	-b ms	spin on the CPU until it has used ms milliseconds of CPU
  *	-m kib	allocate and touch kib KiB
  *	-s ms	sleep ms milliseconds (resumed after a handled signal)
  *
@@ -431,14 +431,27 @@ sleep_ms(long ms)
 	}
 }
 
+/*
+ * CPU time, not wall time: on a loaded machine the spin takes longer but
+ * the child still has used ms of CPU when it ends (test-lifetime checks
+ * the exit record's utime).
+ */
 static void
 spin_ms(long ms)
 {
-	uint64_t		end = now_ms() + (uint64_t)ms;
+	struct timespec		ts;
 	volatile uint64_t	x = 0;
+	uint64_t		used;
 
-	while (now_ms() < end)
-		x++;
+	do {
+		/* Mostly user time: the clock is a system call. */
+		for (x = 0; x < 1000000; x++)
+			;
+		if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == -1)
+			return;
+		used = (uint64_t)ts.tv_sec * 1000 +
+		    (uint64_t)ts.tv_nsec / 1000000;
+	} while (used < (uint64_t)ms);
 }
 
 static void

@@ -44,6 +44,10 @@ static int	 marker_has(const char *, pid_t);
 static struct spawnd_child *spawn_probe(struct spawnd_client *,
 		    const char *const *, unsigned int, unsigned int,
 		    unsigned int);
+static struct spawnd_child *spawn_probe_in(struct spawnd_client *,
+		    const char *const *, int, unsigned int, unsigned int,
+		    unsigned int);
+static void	 wait_reaped(pid_t);
 static int	 read_grandchildren(int, pid_t *, int);
 
 static int
@@ -149,6 +153,14 @@ static struct spawnd_child *
 spawn_probe(struct spawnd_client *c, const char *const *args,
     unsigned int flags, unsigned int grace, unsigned int timeout)
 {
+	return spawn_probe_in(c, args, devnull, flags, grace, timeout);
+}
+
+/* As spawn_probe(), with infd as the probe's stdin. */
+static struct spawnd_child *
+spawn_probe_in(struct spawnd_client *c, const char *const *args, int infd,
+    unsigned int flags, unsigned int grace, unsigned int timeout)
+{
 	const char		*argv[16] = { "probe" };
 	struct spawnd_req	*req;
 	struct spawnd_child	*ch = NULL;
@@ -168,7 +180,7 @@ spawn_probe(struct spawnd_client *c, const char *const *args,
 	}
 	(void)spawnd_req_set_argv(req, argv);
 	(void)spawnd_req_set_path(req, probe);
-	(void)spawnd_req_set_fd(req, devnull, 0);
+	(void)spawnd_req_set_fd(req, infd, 0);
 	(void)spawnd_req_set_fd(req, p[1], 1);
 	(void)spawnd_req_set_fd(req, STDERR_FILENO, 2);
 	(void)spawnd_req_set_flags(req, flags);
@@ -564,6 +576,25 @@ test_group_kill(void)
 	}
 }
 
+/*
+ * Waits until the daemon has reaped pid: signal 0 finds a zombie, but
+ * not a reaped process.
+ */
+static void
+wait_reaped(pid_t pid)
+{
+	uint64_t	end = tl_now_ms() + (uint64_t)tl_scale(30000);
+
+	while (kill(pid, 0) == 0 || errno != ESRCH) {
+		if (tl_now_ms() > end) {
+			tl_fail(__FILE__, __LINE__, "pid %d not reaped",
+			    (int)pid);
+			return;
+		}
+		tl_sleep_ms(5);
+	}
+}
+
 /* rusage, and records filed while nobody waits for them. */
 static void
 test_exit_record(void)
@@ -571,12 +602,12 @@ test_exit_record(void)
 	const char		*busy[] = { "-q", "-b", "300", "-m", "50000",
 				    NULL };
 	const char		*now7[] = { "-q", "-x", "7", NULL };
-	const char		*late3[] = { "-q", "-s", "300", "-x", "3",
-				    NULL };
+	const char		*late3[] = { "-q", "-r", "-x", "3", NULL };
 	const char		*seg[] = { "-q", "-k", "11", NULL };
 	struct spawnd_child	*a, *b, *c;
 	struct spawnd_exit	 ex, ex2;
 	struct spawnd_status	 ps;
+	int			 in[2] = { -1, -1 };
 
 	tl_log("== exit record");
 	a = spawn_probe(cl, busy, 0, 0, 0);
@@ -593,9 +624,13 @@ test_exit_record(void)
 		spawnd_child_free(a);
 	}
 
-	/* Exited while we did something else: filed by a ping. */
+	/*
+	 * Exited while we did something else: filed by a ping.  Once the
+	 * daemon has reaped it, its record is queued before the PONG.
+	 */
 	a = spawn_probe(cl, now7, 0, 0, 0);
-	tl_sleep_ms(300);
+	if (a != NULL)
+		wait_reaped(spawnd_child_pid(a));
 	CHECK_OK(spawnd_ping(cl, tl_scale(5000), &ps));
 	if (a != NULL) {
 		CHECK_OK(spawnd_child_wait(a, 0, &ex));
@@ -607,11 +642,23 @@ test_exit_record(void)
 		spawnd_child_free(a);
 	}
 
-	/* c ends first, while we wait for b: filed on the way. */
-	b = spawn_probe(cl, late3, 0, 0, 0);
+	/*
+	 * c ends first, while we wait for b: filed on the way.  b waits for
+	 * EOF on its stdin, which we give once the daemon has reaped c (its
+	 * record is then queued before b's).
+	 */
+	if (pipe2(in, O_CLOEXEC) == -1) {
+		tl_fail(__FILE__, __LINE__, "pipe2: %s", strerror(errno));
+		return;
+	}
+	b = spawn_probe_in(cl, late3, in[0], 0, 0, 0);
+	(void)close(in[0]);
 	c = spawn_probe(cl, seg, 0, 0, 0);
 	if (b != NULL && c != NULL) {
 		CHECK_INT(spawnd_child_wait(b, 0, &ex), ==, -ETIMEDOUT);
+		wait_reaped(spawnd_child_pid(c));
+		(void)close(in[1]);
+		in[1] = -1;
 		CHECK_OK(spawnd_child_wait(b, tl_scale(10000), &ex));
 		CHECK(WIFEXITED(ex.status) && WEXITSTATUS(ex.status) == 3);
 		CHECK_OK(spawnd_child_wait(c, 0, &ex));
@@ -619,6 +666,8 @@ test_exit_record(void)
 		/* Its pidfd polls readable too. */
 		CHECK(wait_exit(spawnd_child_fd(c), 0) >= 0);
 	}
+	if (in[1] != -1)
+		(void)close(in[1]);
 	spawnd_child_free(b);
 	spawnd_child_free(c);
 }

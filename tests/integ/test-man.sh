@@ -14,7 +14,8 @@
 
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 
-command -v groff >/dev/null || skip "groff is not installed"
+command -v groff >/dev/null ||
+    skip "groff is not installed (Debian: apt-get install groff-base)"
 dir=$(mktemp -d "${TMPDIR:-/tmp}/spawnd-test.XXXXXX") || exit 1
 trap 'rm -rf "$dir"' EXIT
 

@@ -56,6 +56,7 @@ static char		*stacks;	/* MAX_SLEEPERS + MAX_FILLERS */
 static char		 exitprog[PATH_MAX];
 
 static int	 outer(char **);
+static int	 unshare_works(const char *);
 static int	 inner(void);
 static int	 sleeper(void *);
 static int	 filler(void *);
@@ -417,6 +418,52 @@ out:
 }
 
 /*
+ * Can this machine run a program in a new pid namespace with its own
+ * /proc at all?  Not in a chroot whose / is not a mount point ("cannot
+ * change root filesystem propagation"), nor in a container without
+ * CAP_SYS_ADMIN: 0 if it can, else -1 with the reason said (a skip).
+ */
+static int
+unshare_works(const char *unshare)
+{
+	char	 out[1024], *nl;
+	ssize_t	 n;
+	size_t	 len = 0;
+	pid_t	 pid;
+	int	 p[2], st;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return -1;
+	if ((pid = fork()) == 0) {
+		(void)dup2(p[1], 1);
+		(void)dup2(p[1], 2);
+		execl(unshare, unshare, "--pid", "--fork", "--mount-proc",
+		    "--", "true", (char *)NULL);
+		_exit(127);
+	}
+	(void)close(p[1]);
+	while (pid != -1 && len < sizeof out - 1 &&
+	    (n = read(p[0], out + len, sizeof out - 1 - len)) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			break;
+		len += (size_t)n;
+	}
+	(void)close(p[0]);
+	out[len] = '\0';
+	if ((nl = strchr(out, '\n')) != NULL)
+		*nl = '\0';
+	if (pid == -1 || waitpid(pid, &st, 0) != pid)
+		return -1;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	fprintf(stderr, "unshare --pid --fork --mount-proc cannot work here "
+	    "(%s): skipping\n", out[0] != '\0' ? out : "no message");
+	return -1;
+}
+
+/*
  * Runs ourselves with --inner under unshare as pid 1 of a new pid
  * namespace with its own /proc, and returns its exit code.
  */
@@ -452,6 +499,8 @@ outer(char **argv)
 		    "skipping\n");
 		return TL_SKIP;
 	}
+	if (unshare_works(unshare) != 0)
+		return TL_SKIP;
 	if ((len = readlink("/proc/self/exe", self, sizeof self - 1)) < 0)
 		return 1;
 	self[len] = '\0';

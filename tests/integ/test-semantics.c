@@ -1556,14 +1556,20 @@ test_resetids(void)
 	struct spawnd_req	*req;
 	struct sched_param	 sp = { .sched_priority = 1 };
 	struct rlimit		 rl;
+	char			 mine[PATH_MAX];
 
 	what = "resetids";
 	if (geteuid() != 0) {
 		tl_log("note: not root: RESETIDS cases skipped");
 		return;
 	}
+	/* RESETIDS runs the probe as nobody: it must reach it. */
+	memcpy(mine, probe, sizeof mine);
+	if (tl_share(mine, NOBODY, NOBODY, probe, sizeof probe) != 0)
+		return;
 	if (start_nobody(&d2) != 0 || (c2 = tl_connect(&d2)) == NULL) {
 		tl_stop(&d2);
+		memcpy(probe, mine, sizeof probe);
 		return;
 	}
 	req = probe_req(argv);
@@ -1624,6 +1630,7 @@ test_resetids(void)
 	spawnd_req_free(req);
 	spawnd_client_free(c2);
 	tl_stop(&d2);
+	memcpy(probe, mine, sizeof probe);
 }
 
 int

@@ -5,14 +5,19 @@
 . "$(dirname "$0")/lib.sh"
 setup
 
-# wait_file FILE: wait (5 s) until FILE is not empty.
+# wait_file FILE: wait (30 s) until FILE is not empty.
 wait_file() {
 	local i
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < 600; i++)); do
 		[ -s "$1" ] && return 0
 		sleep 0.05
 	done
 	return 1
+}
+
+# stops: how many SIGTERMs the daemons of this test have logged.
+stops() {
+	grep -c ', stopping' "$dir/spawnd.log"
 }
 
 start_daemon
@@ -58,8 +63,14 @@ start_daemon
     >/dev/null 2>&1 &
 ctl3=$!
 wait_file "$dir/j.pid" || fail "child did not start"
+n=$(stops)
 kill -TERM "$daemon_pid"
-sleep 0.3
+# The second SIGTERM must come after the daemon took the first.
+for ((i = 0; i < 600; i++)); do
+	[ "$(stops)" -gt "$n" ] && break
+	sleep 0.05
+done
+assert_eq $((n + 1)) "$(stops)" "the first SIGTERM logged"
 kill -TERM "$daemon_pid"
 wait_pid_gone "$daemon_pid" 2 || fail "second SIGTERM did not stop the daemon"
 daemon_pid=

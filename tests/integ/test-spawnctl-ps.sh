@@ -6,14 +6,16 @@ setup
 start_daemon
 
 note "ps lists a running child with its argv"
-"$SPAWNCTL" run -- sh -c 'sleep 30; exit 4' >/dev/null 2>&1 &
+# The child is the sleep itself (exec): a TERM to a shell that runs sleep
+# as its own child would leave the sleep behind.
+"$SPAWNCTL" run -- sh -c 'exec sleep 30' >/dev/null 2>&1 &
 ctl=$!
-for ((i = 0; i < 100; i++)); do
+for ((i = 0; i < 600; i++)); do
 	out=$("$SPAWNCTL" ps)
-	case $out in *"sleep 30; exit 4"*) break ;; esac
+	case $out in *"exec sleep 30"*) break ;; esac
 	sleep 0.05
 done
-assert_contains "$out" "sh -c sleep 30; exit 4" "ps output"
+assert_contains "$out" "sh -c exec sleep 30" "ps output"
 assert_contains "$out" "running" "ps state"
 pid=$(echo "$out" | awk '/sleep 30/ { print $1 }')
 assert_ne "" "$pid" "pid from ps"

@@ -2,8 +2,8 @@
 #
 # test-systemd: the installed units under a real systemd.
 #
-# Boots this machine's systemd as PID 1 in namespaces (../shared/tools/sdns.sh,
-# or $SDNS), installs spawnd into it with `make install DESTDIR=... PREFIX=/usr`,
+# Boots this machine's systemd as PID 1 in namespaces (tests/helpers/sysns.sh),
+# installs spawnd into it with `make install DESTDIR=... PREFIX=/usr`,
 # and then, for the system manager, root's user manager and an unprivileged
 # user's user manager, with the units as installed plus a test drop-in (idle
 # time 3 s, WatchdogSec=3s, --debug):
@@ -14,8 +14,10 @@
 #   `systemctl stop` leaves no child and no socket file; a SIGSTOPped daemon
 #   is restarted by the watchdog.
 #
-# Needs root, overlayfs and cgroup2 (else exit 77, with the reason).  Prints
-# the time of each step.  SDNS_KEEP=1 keeps the guest's journal.
+# Needs root, overlayfs, cgroup2, and the Debian packages systemd, dbus,
+# dbus-user-session and libpam-systemd (`.ci/install-deps.sh --ci`
+# installs them); else exit 77, with the reason and the packages.  Prints
+# the time of each step.  SYSNS_KEEP=1 keeps the guest's journal.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -25,29 +27,21 @@ IDLE=3			# --exit-idle-time of the test drop-in
 WDOG=3			# WatchdogSec= of the test drop-in
 TUSER=spawndtest	# the unprivileged user, created in the guest
 
+# shellcheck source=../helpers/sysns.sh
+. "$SRCDIR/tests/helpers/sysns.sh"
+
 [ "$(id -u)" = 0 ] || skip "needs root to boot systemd in namespaces"
+# Heavy (a systemd boot): make check runs it, make check-asan not again.
+ldd "$B/spawnd" 2>/dev/null | grep -q libasan &&
+    skip "a sanitizer build: the systemd test runs in make check only"
+need=$(sysns_needs)
+[ -z "$need" ] || skip "needs the Debian packages: $need" \
+    "(apt-get install $need, or .ci/install-deps.sh --ci)"
 grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null ||
     skip "no overlayfs in this kernel"
 grep -qw overlay /proc/filesystems || skip "no overlayfs in this kernel"
 grep -qw cgroup2 /proc/filesystems || skip "no cgroup2 in this kernel"
-[ -x /lib/systemd/systemd ] || skip "systemd is not installed"
-for c in unshare nsenter script setpriv findmnt dbus-daemon; do
-	command -v "$c" >/dev/null || skip "$c is not installed"
-done
-[ -e /lib/x86_64-linux-gnu/security/pam_systemd.so ] ||
-    ls /lib/*/security/pam_systemd.so >/dev/null 2>&1 ||
-    skip "libpam-systemd is not installed (user managers)"
-sdns=${SDNS:-$SRCDIR/../shared/tools/sdns.sh}
-if [ ! -f "$sdns" ]; then
-	top=$(git -C "$SRCDIR" rev-parse --show-toplevel 2>/dev/null)
-	sdns=$top/../shared/tools/sdns.sh
-fi
-[ -f "$sdns" ] || skip "sdns.sh not found (set SDNS=/path/to/sdns.sh)"
 [ -x "$B/spawnd" ] && [ -x "$B/spawnctl" ] || skip "not built in $B"
-
-# shellcheck source=/dev/null
-. "$sdns"
-SDNS_QUIET=1
 
 t0=$(date +%s%N)
 lap_t=$t0
@@ -63,7 +57,7 @@ lap() {
 stage=
 on_exit() {
 	local rc=$?
-	sdns_teardown
+	sysns_teardown
 	[ -n "$stage" ] && rm -rf "$stage"
 	exit "$rc"
 }
@@ -79,19 +73,19 @@ make -s -C "$SRCDIR" -o all install B="$B" DESTDIR="$stage/root" \
     { cat "$stage/install.log" >&2; fail "make install"; finish; }
 lap "make install DESTDIR=... PREFIX=/usr"
 
-if ! sdns_boot 2>"$stage/boot.log"; then
+if ! sysns_boot 2>"$stage/boot.log"; then
 	tail -n 20 "$stage/boot.log" >&2
-	skip "the systemd guest cannot boot here (see above)"
+	skip "the systemd guest cannot boot here: $(tail -n 1 "$stage/boot.log")"
 fi
-lap "booted systemd (guest PID 1 = host pid $SDNS_PID1)"
-mv "$stage/root" "$SDNS_SHARED/stage"
-sdns_exec sh -c 'tar -C /run/sdns/stage -cf - . |
+lap "booted systemd (guest PID 1 = host pid $SYSNS_PID1)"
+mv "$stage/root" "$SYSNS_SHARED/stage"
+sysns_exec sh -c 'tar -C /run/sysns/stage -cf - . |
     tar -C / -xf - --keep-directory-symlink' ||
     { fail "copying the staged install into the guest"; finish; }
 lap "installed into the guest"
 
 # g CMD...: run CMD in the guest as root (system context).
-g() { sdns_exec "$@"; }
+g() { sysns_exec "$@"; }
 
 unit=$(g cat /lib/systemd/system/spawnd.service)
 assert_contains "$unit" "ExecStart=/usr/sbin/spawnd --exit-idle-time=" \
@@ -122,16 +116,16 @@ lap "drop-ins written, daemon-reload, user $TUSER created"
 # managers XDG_RUNTIME_DIR, so clients find the user socket by default).
 run() {
 	if [ "$mode" = system ]; then
-		sdns_exec "$@"
+		sysns_exec "$@"
 	else
-		sdns_exec_user "$who" "$@"
+		sysns_exec_user "$who" "$@"
 	fi
 }
 ctl() {
 	if [ "$mode" = system ]; then
-		sdns_exec systemctl "$@"
+		sysns_exec systemctl "$@"
 	else
-		sdns_exec_user "$who" systemctl --user "$@"
+		sysns_exec_user "$who" systemctl --user "$@"
 	fi
 }
 prop() { ctl show -P "$2" "$1"; }
@@ -260,7 +254,7 @@ check_manager() {
 		g systemd-run -q --unit=spawnd-test-client -p Type=exec \
 		    spawnctl run -- sleep 60 || fail "$tag systemd-run client"
 	else
-		sdns_exec_user "$who" systemd-run --user -q \
+		sysns_exec_user "$who" systemd-run --user -q \
 		    --unit=spawnd-test-client -p Type=exec \
 		    spawnctl run -- sleep 60 || fail "$tag systemd-run client"
 	fi
@@ -321,7 +315,7 @@ check_watchdog
 
 # The system instance is root's alone.
 g systemctl start spawnd.socket
-out=$(sdns_exec_user "$TUSER" spawnctl run --socket /run/spawnd/socket \
+out=$(sysns_exec_user "$TUSER" spawnctl run --socket /run/spawnd/socket \
     -- true 2>&1)
 assert_ne 0 "$?" "$TUSER refused by the system instance ($out)"
 g systemctl stop spawnd.socket
@@ -331,11 +325,11 @@ for who in root "$TUSER"; do
 	uid=$(g id -u "$who")
 	g systemctl start "user@$uid.service" ||
 	    { fail "start user@$uid.service"; continue; }
-	st=$(sdns_exec_user "$who" systemctl --user is-system-running --wait)
+	st=$(sysns_exec_user "$who" systemctl --user is-system-running --wait)
 	assert_eq running "$st" "user manager of $who"
 	lap "[user $who] user manager running"
 	if [ "$who" = "$TUSER" ]; then
-		out=$(sdns_exec_user "$who" systemd-analyze --user verify \
+		out=$(sysns_exec_user "$who" systemd-analyze --user verify \
 		    --man=no /usr/lib/systemd/user/spawnd.socket \
 		    /usr/lib/systemd/user/spawnd.service 2>&1)
 		assert_eq 0 "$?" "systemd-analyze --user verify: $out"
@@ -348,7 +342,7 @@ for who in root "$TUSER"; do
 done
 
 lap "done"
-if [ "$failures" -ne 0 ] && [ -n "${SDNS_PID1:-}" ]; then
+if [ "$failures" -ne 0 ] && [ -n "${SYSNS_PID1:-}" ]; then
 	echo "--- guest journal (spawnd):" >&2
 	g journalctl -b --no-pager -o short-monotonic -u spawnd.service \
 	    --user-unit spawnd.service 2>&1 | tail -n 40 >&2

@@ -694,4 +694,116 @@ out:
 	return r;
 }
 
+/*
+ * Tests that drop privileges (a daemon or a child run as nobody) must work
+ * wherever the clone is, also under a directory other users cannot enter
+ * (a 0700 home, mktemp -d).  tl_share() gives the path of a file that uid
+ * can read and execute: the file itself if uid can reach it, else a copy
+ * in a private directory (mkdtemp, owned by uid, mode 0700) that the
+ * process that made it removes at exit.  Returns 0, or -1 after a
+ * failure was reported.
+ */
+static char	tl_share_dir[PATH_MAX];
+static pid_t	tl_share_owner;
+
+static inline void
+tl_share_cleanup(void)
+{
+	if (tl_share_dir[0] != '\0' && getpid() == tl_share_owner)
+		tl_rm_rf(tl_share_dir);
+}
+
+/* Can uid:gid (no supplementary groups) read and execute path? */
+static inline int
+tl_reachable(const char *path, uid_t uid, gid_t gid)
+{
+	pid_t	pid;
+	int	st;
+
+	if ((pid = fork()) == 0) {
+		/* Raw: the parent may have threads. */
+		if (syscall(SYS_setgroups, 0, NULL) == -1 ||
+		    syscall(SYS_setresgid, gid, gid, gid) == -1 ||
+		    syscall(SYS_setresuid, uid, uid, uid) == -1)
+			_exit(2);
+		_exit(access(path, R_OK | X_OK) == 0 ? 0 : 1);
+	}
+	if (pid == -1 || waitpid(pid, &st, 0) != pid)
+		return 0;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/* Copies src to dst, mode 0755. */
+static inline int
+tl_copy_file(const char *src, const char *dst)
+{
+	char	buf[65536];
+	ssize_t	n;
+	int	in, out, r = 0;
+
+	if ((in = open(src, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	if ((out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0755)) == -1) {
+		close(in);
+		return -1;
+	}
+	while ((n = read(in, buf, sizeof buf)) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 || write(out, buf, (size_t)n) != n) {
+			r = -1;
+			break;
+		}
+	}
+	close(in);
+	if (fchmod(out, 0755) == -1 || close(out) == -1)
+		r = -1;
+	return r;
+}
+
+static inline int
+tl_share(const char *src, uid_t uid, gid_t gid, char *buf, size_t len)
+{
+	const char	*tmp = getenv("TMPDIR"), *base;
+	char		 real[PATH_MAX];
+
+	if (realpath(src, real) == NULL) {
+		tl_fail(__FILE__, __LINE__, "%s: %s", src, strerror(errno));
+		return -1;
+	}
+	if (tl_reachable(real, uid, gid)) {
+		snprintf(buf, len, "%s", real);
+		return 0;
+	}
+	if (tl_share_dir[0] == '\0') {
+		if (tmp == NULL || *tmp == '\0' || strlen(tmp) > 60 ||
+		    !tl_reachable(tmp, uid, gid))
+			tmp = "/tmp";
+		snprintf(tl_share_dir, sizeof tl_share_dir,
+		    "%s/spawnd-share.XXXXXX", tmp);
+		if (mkdtemp(tl_share_dir) == NULL ||
+		    chown(tl_share_dir, uid, gid) == -1) {
+			tl_fail(__FILE__, __LINE__, "%s: %s", tl_share_dir,
+			    strerror(errno));
+			tl_share_dir[0] = '\0';
+			return -1;
+		}
+		tl_share_owner = getpid();
+		atexit(tl_share_cleanup);
+	}
+	base = strrchr(real, '/') + 1;
+	snprintf(buf, len, "%s/%s", tl_share_dir, base);
+	if (access(buf, F_OK) == 0)
+		return 0;
+	if (tl_copy_file(real, buf) == -1) {
+		tl_fail(__FILE__, __LINE__, "copy %s to %s: %s", real, buf,
+		    strerror(errno));
+		return -1;
+	}
+	tl_log("note: %s is out of uid %d's reach: running a copy, %s",
+	    real, (int)uid, buf);
+	return 0;
+}
+
 #endif

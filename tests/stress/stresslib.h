@@ -121,6 +121,7 @@ st_start(struct tl_daemon *d, const struct st_opts *o)
 	extern char	**environ;
 	static char	  preload[PATH_MAX + 16];
 	const char	 *spawnd = tl_spawnd_path(), *tmp;
+	static char	  shared[PATH_MAX], shared_so[PATH_MAX];
 	char		 *argv[64], *envp[512], vg[PATH_MAX];
 	int		  p[2], n = 0, e = 0, i, status;
 	int		  wait_ms = o->wait_ms ? o->wait_ms : 5000;
@@ -156,7 +157,11 @@ st_start(struct tl_daemon *d, const struct st_opts *o)
 		    "indirect");
 		argv[n++] = TL_UNCONST("--child-silent-after-fork=yes");
 	}
-	argv[n++] = TL_UNCONST(spawnd);
+	/* Another uid may not reach our build tree: a copy it can run. */
+	if (o->uid != 0 && tl_share(spawnd, o->uid, o->gid, shared,
+	    sizeof shared) != 0)
+		return -1;
+	argv[n++] = o->uid != 0 ? shared : TL_UNCONST(spawnd);
 	argv[n++] = TL_UNCONST("--socket");
 	argv[n++] = d->sock;
 	for (i = 0; o->args != NULL && o->args[i] != NULL && n < 62; i++)
@@ -169,7 +174,11 @@ st_start(struct tl_daemon *d, const struct st_opts *o)
 	for (i = 0; o->env != NULL && o->env[i] != NULL && e < 500; i++)
 		envp[e++] = TL_UNCONST(o->env[i]);
 	if (o->preload != NULL) {
-		snprintf(preload, sizeof preload, "LD_PRELOAD=%s", o->preload);
+		if (o->uid != 0 && tl_share(o->preload, o->uid, o->gid,
+		    shared_so, sizeof shared_so) != 0)
+			return -1;
+		snprintf(preload, sizeof preload, "LD_PRELOAD=%s",
+		    o->uid != 0 ? shared_so : o->preload);
 		envp[e++] = preload;
 	}
 	envp[e] = NULL;
