@@ -110,6 +110,8 @@ static int	 pid_parse(int, char **, const char *, int *, const char **,
 		     pid_t *);
 static int	 ps_print(const struct spawnd_ps *, size_t, int);
 static void	 json_str(const char *);
+static void	 text_str(const char *);
+static size_t	 utf8_len(const unsigned char *);
 static int	 sig_parse(const char *);
 
 static void
@@ -1040,9 +1042,11 @@ ps_print(const struct spawnd_ps *l, size_t n, int json)
 				    "detached" : "running";
 
 		if (!json) {
-			printf("%7ld %7ld %9.1fs %-8s %s\n", (long)l[i].pid,
+			printf("%7ld %7ld %9.1fs %-8s ", (long)l[i].pid,
 			    (long)l[i].client_pid, (double)l[i].age_ms / 1000,
-			    st, l[i].argv);
+			    st);
+			text_str(l[i].argv);
+			putchar('\n');
 			continue;
 		}
 		printf("%s{\"pid\":%ld,\"client_pid\":%ld,\"uid\":%lu,"
@@ -1074,6 +1078,64 @@ json_str(const char *s)
 			putchar(c);
 	}
 	putchar('"');
+}
+
+/*
+ * The length of the printable UTF-8 character at s (1 to 4), or 0 for a
+ * control character (C0, DEL, C1 as U+0080..U+009F) or a byte that does
+ * not start a valid, shortest-form sequence.
+ */
+static size_t
+utf8_len(const unsigned char *s)
+{
+	uint32_t	cp;
+	size_t		n, i;
+
+	if (s[0] >= 0x20 && s[0] < 0x7f)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if (cp <= 0x9f || (n == 3 && cp < 0x800) || (n == 4 &&
+	    (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/*
+ * A child's argv for a terminal: whoever started the child chose these
+ * bytes, and the viewer (root listing every user's children) must not
+ * have them move its cursor, retitle its window or worse.  Control
+ * characters and bytes that are not valid UTF-8 print as \xHH, a
+ * backslash as \\, so that the text reads back unambiguously.
+ */
+static void
+text_str(const char *s)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 n;
+
+	while (*p != '\0') {
+		if (*p == '\\') {
+			fputs("\\\\", stdout);
+			p++;
+		} else if ((n = utf8_len(p)) == 0)
+			printf("\\x%02x", *p++);
+		else {
+			fwrite(p, 1, n, stdout);
+			p += n;
+		}
+	}
 }
 
 /* spawnctl ps, kill and wait: the daemon's children, by pid. */
