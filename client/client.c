@@ -521,6 +521,8 @@ spawnd_connect(const char *path, int timeout_ms,
 	struct spawnd_client	*c;
 	int			 r;
 
+	if (ret_client != NULL)
+		*ret_client = NULL;
 	if (ret_client == NULL || timeout_ms < -1)
 		return (-EINVAL);
 	if ((r = client_open(path, &c)) != 0)
@@ -573,6 +575,8 @@ spawnd_ping(struct spawnd_client *c, int timeout_ms,
 	uint32_t		id;
 	int			r;
 
+	if (ret_status != NULL)
+		memset(ret_status, 0, sizeof *ret_status);
 	if (c == NULL || timeout_ms < -1)
 		return (-EINVAL);
 	if (c->error != 0)
@@ -650,6 +654,10 @@ spawnd_list(struct spawnd_client *c, int timeout_ms,
 	uint32_t		 id;
 	int			 r;
 
+	if (ret_list != NULL)
+		*ret_list = NULL;
+	if (ret_n != NULL)
+		*ret_n = 0;
 	if (c == NULL || ret_list == NULL || ret_n == NULL || timeout_ms < -1)
 		return (-EINVAL);
 	if (c->error != 0)
@@ -714,6 +722,8 @@ spawnd_wait_pid(struct spawnd_client *c, pid_t pid, int timeout_ms,
 	uint32_t		 id;
 	int			 r, status;
 
+	if (ret_exit != NULL)
+		memset(ret_exit, 0, sizeof *ret_exit);
 	if (c == NULL || pid <= 0 || timeout_ms < -1)
 		return (-EINVAL);
 	if (c->error != 0)
@@ -753,6 +763,7 @@ spawnd_req_new(struct spawnd_req **ret_req)
 
 	if (ret_req == NULL)
 		return (-EINVAL);
+	*ret_req = NULL;
 	if ((req = calloc(1, sizeof *req)) == NULL)
 		return (-ENOMEM);
 	req->cwd_fd = -1;
@@ -1401,6 +1412,8 @@ spawnd_spawn(struct spawnd_client *c, const struct spawnd_req *req,
 		ret_failure->step = SPAWND_STEP_NONE;
 		ret_failure->action = -1;
 	}
+	if (ret_child != NULL)
+		*ret_child = NULL;
 	if (c == NULL || req == NULL || ret_child == NULL)
 		return (-EINVAL);
 	if ((r = client_spawn_send(c, req, &ch)) != 0)
@@ -1439,6 +1452,8 @@ spawnd_child_wait(struct spawnd_child *ch, int timeout_ms,
 	int64_t			deadline;
 	int			r;
 
+	if (ret_exit != NULL)
+		memset(ret_exit, 0, sizeof *ret_exit);
 	if (ch == NULL || timeout_ms < -1)
 		return (-EINVAL);
 	deadline = client_deadline(timeout_ms);
@@ -1518,6 +1533,8 @@ spawnd_run(const char *path, const struct spawnd_req *req,
 		ret_failure->step = SPAWND_STEP_NONE;
 		ret_failure->action = -1;
 	}
+	if (ret_exit != NULL)
+		memset(ret_exit, 0, sizeof *ret_exit);
 	if (req == NULL)
 		return (-EINVAL);
 	if ((r = spawnd_connect(path, -1, &c)) != 0)
@@ -1719,6 +1736,8 @@ spawnd_connect_autostart(const char *path, const char *spawnd,
 	int64_t		 deadline = client_deadline(timeout_ms);
 	int		 r, lfd = -1;
 
+	if (ret_client != NULL)
+		*ret_client = NULL;
 	if (ret_client == NULL || timeout_ms < -1)
 		return (-EINVAL);
 	r = spawnd_connect(path, timeout_ms, ret_client);

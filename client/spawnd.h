@@ -15,6 +15,10 @@
  *
  * Errors: functions returning int return >= 0 on success and a negative
  * errno on failure, except the posix face, which returns what POSIX does.
+ * Out-parameters (ret_*) that are not NULL are always written: on
+ * failure a pointer is set to NULL, a count to 0 and a struct to zeroes
+ * (struct spawnd_failure: error 0, SPAWND_STEP_NONE, action -1), so that a
+ * caller that ignores the result never sees stale data.
  * Nothing here logs, prints, aborts, exits, installs signal handlers or
  * forks.  Every fd the library creates is O_CLOEXEC.
  *
@@ -429,7 +433,7 @@ int	spawnd_posix_spawnattr_settied_np(spawnd_posix_spawnattr_t *attr,
  * retrying is safe); -ENOENT when a directory in path is missing, or when
  * path is a dangling symbolic link (O_EXCL never follows a final symlink,
  * so creation through one cannot be race-free: pass the link's target);
- * the other errors of open(2).  *ret_created is untouched on failure.
+ * the other errors of open(2).  *ret_created is 0 on failure.
  */
 int	spawnd_create_or_open(int dirfd, const char *path, int flags,
 	    mode_t mode, int *ret_created);
