@@ -46,6 +46,7 @@
 #define CLIENT_RECV_FDS		4
 #define CLIENT_MAX_ERRNO	4095
 #define CLIENT_KILL_TIMEOUT_MS	5000	/* a group kill waits this long */
+#define CLIENT_PIDFD_TRIES	3	/* reads of a STARTED pidfd's parent */
 #define AUTOSTART_POLL_MS	10	/* start lock retries */
 #define AUTOSTART_TRIES		5	/* daemon starts per call, at most */
 #define AUTOSTART_RETRY_MS	50	/* between them */
@@ -57,6 +58,9 @@ struct spawnd_client {
 	uint32_t		 max_request;
 	uint32_t		 max_fds;
 	uint32_t		 watch_id;	/* WATCH whose EXITED we want */
+	uid_t			 server_uid;	/* SO_PEERCRED of the listener */
+	pid_t			 server_pid;
+	pid_t			 daemon_pid;	/* sender of HELLO_OK, or -1 */
 	TAILQ_HEAD(, spawnd_child) children;
 };
 
@@ -77,12 +81,19 @@ struct client_frame {
 	const uint8_t		*payload;
 	int			 fds[CLIENT_RECV_FDS];
 	size_t			 nfds;
+	struct ucred		 cred;		/* the sender's, pid -1: none */
 	uint8_t			 buf[CLIENT_RECV_SIZE];
 };
 
 static int	client_sockaddr(const char *, struct sockaddr_un *);
 static int64_t	client_deadline(int);
 static int	client_refused(struct spawnd_client *, int);
+static int	client_trusted(uid_t);
+static int	client_peer(struct spawnd_client *);
+static int	proc_read(const char *, char *, size_t);
+static int	proc_pidfd_pid(int, pid_t *);
+static int	proc_ppid(pid_t, pid_t *);
+static int	spawn_check_pidfd(const struct spawnd_client *, pid_t, int);
 static int	autostart_lock(const char *, int64_t, int *);
 static int	autostart_late(int64_t);
 static int	autostart_left(int64_t);
@@ -261,8 +272,8 @@ client_recv(struct spawnd_client *c, int64_t deadline,
 	for (;;) {
 		if ((r = client_poll(c->fd, deadline)) != 0)
 			return (r);
-		n = fdio_recv(c->fd, fr->buf, sizeof fr->buf, fr->fds,
-		    CLIENT_RECV_FDS, &fr->nfds, MSG_DONTWAIT);
+		n = fdio_recv_cred(c->fd, fr->buf, sizeof fr->buf, fr->fds,
+		    CLIENT_RECV_FDS, &fr->nfds, &fr->cred, MSG_DONTWAIT);
 		if (n == -EAGAIN)
 			continue;
 		if (n == 0)
@@ -445,6 +456,7 @@ client_open(const char *path, struct spawnd_client **ret_client)
 	c->next_id = 1;
 	c->max_request = PROTO_MAX_REQUEST;
 	c->max_fds = PROTO_MAX_FDS;
+	c->daemon_pid = -1;
 	if ((c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) == -1) {
 		r = -errno;
 		goto fail;
@@ -456,6 +468,8 @@ client_open(const char *path, struct spawnd_client **ret_client)
 			goto fail;
 		}
 	}
+	if ((r = client_peer(c)) != 0)
+		goto fail;
 	if ((r = client_send(c, PROTO_HELLO, 0, p,
 	    proto_encode_hello(p, &hello))) != 0) {
 		if (r == -EPIPE || r == -ECONNRESET)
@@ -469,6 +483,74 @@ fail:
 	return (r < 0 ? r : -EIO);	/* never 0 without *ret_client set */
 }
 
+/* Whether a server of this uid may have our fds: ours or root's. */
+static int
+client_trusted(uid_t uid)
+{
+	uid_t	me = geteuid();
+
+	return (uid == 0 || (me != 0 && uid == me));
+}
+
+/*
+ * Before anything goes out (HELLO included): whoever listens here gets
+ * our fds, environment, cwd and stdin, and could later have us signal
+ * any process, so it must be us or root (root: root only).  SO_PEERCRED
+ * names the process that called listen(): the daemon, or the service
+ * manager that made its socket.  The daemon's own pid comes later, with
+ * the kernel's SCM_CREDENTIALS on its frames (SO_PASSCRED, set once the
+ * peer is trusted, so that no address is autobound before).
+ */
+static int
+client_peer(struct spawnd_client *c)
+{
+	struct ucred	 cred;
+	socklen_t	 len = sizeof cred;
+	int		 on = 1;
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1)
+		return (-errno);
+	c->server_uid = cred.uid;
+	c->server_pid = cred.pid;
+	if (!client_trusted(cred.uid))
+		return (-EPERM);
+	if (setsockopt(c->fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) == -1)
+		return (-errno);
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_socket_peer(const char *path, uid_t *ret_uid, pid_t *ret_pid)
+{
+	struct sockaddr_un	 sun;
+	struct ucred		 cred = { 0, (uid_t)-1, (gid_t)-1 };
+	socklen_t		 len = sizeof cred;
+	int			 fd, r = 0;
+
+	if (ret_uid != NULL)
+		*ret_uid = (uid_t)-1;
+	if (ret_pid != NULL)
+		*ret_pid = 0;
+	if ((r = client_sockaddr(path, &sun)) != 0)
+		return (r);
+	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) == -1)
+		return (-errno);
+	while ((r = connect(fd, (struct sockaddr *)&sun, sizeof sun)) == -1 &&
+	    errno == EINTR)
+		;
+	if (r == -1 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred,
+	    &len) == -1)
+		r = errno != 0 ? -errno : -EIO;
+	(void)close(fd);
+	if (r != 0)
+		return (r);
+	if (ret_uid != NULL)
+		*ret_uid = cred.uid;
+	if (ret_pid != NULL)
+		*ret_pid = cred.pid;
+	return (client_trusted(cred.uid) ? 0 : -EPERM);
+}
+
 /*
  * The daemon closed before our HELLO went out: it refused us at accept
  * (limits, uid, namespace), and its ERROR saying why may be waiting.
@@ -479,8 +561,8 @@ client_refused(struct spawnd_client *c, int r)
 	struct client_frame	 fr;
 	ssize_t			 n;
 
-	n = fdio_recv(c->fd, fr.buf, sizeof fr.buf, fr.fds, CLIENT_RECV_FDS,
-	    &fr.nfds, MSG_DONTWAIT);
+	n = fdio_recv_cred(c->fd, fr.buf, sizeof fr.buf, fr.fds,
+	    CLIENT_RECV_FDS, &fr.nfds, &fr.cred, MSG_DONTWAIT);
 	if (n <= 0)
 		return (r);
 	fdio_close_all(fr.fds, fr.nfds);
@@ -507,6 +589,16 @@ client_handshake(struct spawnd_client *c, int timeout_ms)
 	}
 	if (ok.version != PROTO_VERSION)
 		return (client_fail(c, -EPROTONOSUPPORT));
+	/*
+	 * The process that answered is the daemon, whatever pid it claims:
+	 * the kernel vouches for the sender (no uid but root can name a pid
+	 * other than its own).  Its credentials carry its real uid, which a
+	 * daemon run set-uid may not share with its listener: the listener's
+	 * check stands for both.
+	 */
+	if (fr.cred.pid < 0)
+		return (client_fail(c, -EPROTO));
+	c->daemon_pid = fr.cred.pid;
 	if (ok.max_request < c->max_request)
 		c->max_request = ok.max_request;
 	if (ok.max_fds < c->max_fds)
@@ -1338,7 +1430,113 @@ fail:
 	return (r);
 }
 
-/* STARTED: the child runs; the handle takes the pidfd. */
+/* Reads a small /proc file into buf, NUL-terminated. */
+static int
+proc_read(const char *path, char *buf, size_t len)
+{
+	ssize_t	n;
+	int	fd, saved;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return (-errno);
+	while ((n = read(fd, buf, len - 1)) == -1 && errno == EINTR)
+		;
+	saved = errno;
+	(void)close(fd);
+	if (n < 0)
+		return (-saved);
+	buf[n] = '\0';
+	return (0);
+}
+
+/*
+ * The pid a pidfd refers to, from its fdinfo "Pid:" line: -1 once the
+ * process is reaped, 0 when it is outside our pid namespace.  -EINVAL if
+ * fd is no pidfd.
+ */
+static int
+proc_pidfd_pid(int fd, pid_t *ret_pid)
+{
+	char	 path[64], buf[1024], *p;
+	long	 v;
+	int	 r;
+
+	(void)snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+	if ((r = proc_read(path, buf, sizeof buf)) != 0)
+		return (r);
+	if ((p = strstr(buf, "\nPid:\t")) == NULL)
+		return (-EINVAL);
+	errno = 0;
+	v = strtol(p + 6, &p, 10);
+	if (errno != 0 || *p != '\n' || v < -1 || v > INT_MAX)
+		return (-EINVAL);
+	*ret_pid = (pid_t)v;
+	return (0);
+}
+
+/* The parent of pid (/proc/PID/stat field 4); -ENOENT once reaped. */
+static int
+proc_ppid(pid_t pid, pid_t *ret_ppid)
+{
+	char	 path[64], buf[1024], *p;
+	long	 v;
+	int	 r;
+
+	(void)snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	if ((r = proc_read(path, buf, sizeof buf)) != 0)
+		return (r == -ESRCH ? -ENOENT : r);
+	/* comm may hold anything, ")" and spaces too: the last ")". */
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ' || p[2] == '\0' ||
+	    p[3] != ' ')
+		return (-EINVAL);
+	errno = 0;
+	v = strtol(p + 4, &p, 10);
+	if (errno != 0 || *p != ' ' || v < 0 || v > INT_MAX)
+		return (-EINVAL);
+	*ret_ppid = (pid_t)v;
+	return (0);
+}
+
+/*
+ * Is pidfd a pidfd for pid, a child of the daemon?  Else a server could
+ * hand us a pidfd of any process and have our kills (root's, maybe) reach
+ * it.  A process already reaped ("Pid: -1", a child that exited at once)
+ * cannot be signalled through its pidfd, but pid is handed to callers,
+ * who may kill(2) it: it must name no live process, or a child of the
+ * daemon.  Once the pidfd named pid, a successor on a reused pid makes
+ * the parent read a successor's: the pidfd is dead then, and a successor
+ * that is not the daemon's child is refused all the same.  A process
+ * being reaped while we read shows parent 0: look again.  A daemon
+ * outside our pid namespace (pid 0) cannot be checked against: the
+ * process must be outside too.  -EPROTO when the check fails.
+ */
+static int
+spawn_check_pidfd(const struct spawnd_client *c, pid_t pid, int pidfd)
+{
+	pid_t	 got, ppid = -1;
+	int	 i, r;
+
+	for (i = 0; i < CLIENT_PIDFD_TRIES; i++) {
+		if (proc_pidfd_pid(pidfd, &got) != 0)
+			return (-EPROTO);
+		if (c->daemon_pid == 0)
+			return (got == 0 || got == -1 ? 0 : -EPROTO);
+		if (got != pid && got != -1)
+			return (-EPROTO);
+		if ((r = proc_ppid(pid, &ppid)) == -ENOENT)
+			return (0);
+		if (r == 0 && ppid == c->daemon_pid)
+			return (0);
+		if (r != 0 || ppid != 0)
+			return (-EPROTO);
+	}
+	return (-EPROTO);
+}
+
+/*
+ * STARTED: the child runs; the handle takes the pidfd once it is checked
+ * to be the daemon's child (a failed check closes it and the connection).
+ */
 static int
 spawn_started(struct spawnd_client *c, struct spawnd_child *ch,
     struct client_frame *fr)
@@ -1349,6 +1547,8 @@ spawn_started(struct spawnd_client *c, struct spawnd_child *ch,
 	want = (ch->flags & PROTO_SPAWN_NO_PIDFD) ? 0 : 1;
 	if (fr->nfds != want || proto_decode_started(fr->payload,
 	    fr->hdr.length, &st) != 0 || st.pid == 0 || st.pid > INT_MAX)
+		return (client_fail(c, -EPROTO));
+	if (want != 0 && spawn_check_pidfd(c, (pid_t)st.pid, fr->fds[0]) != 0)
 		return (client_fail(c, -EPROTO));
 	ch->pid = (pid_t)st.pid;
 	if (want != 0)

@@ -88,6 +88,7 @@ static int	 run_fd(struct spawnd_req *, const char *);
 static int	 run_rlimit(struct spawnd_req *, const char *);
 static int	 run_exec_fd(struct spawnd_req *, const char *);
 static int	 ctl_connect(const char *, int, struct spawnd_client **);
+static void	 ctl_untrusted(const char *);
 static const char *ctl_daemon(void);
 
 /* run --no-autostart: never start a daemon (run is the only autostarter). */
@@ -457,6 +458,35 @@ req_sigignore(struct spawnd_req *req)
 	return spawnd_req_set_sigignore(req, &set);
 }
 
+/*
+ * The library refused the server at path (-EPERM, nothing sent): say
+ * whose it is and what to do.
+ */
+static void
+ctl_untrusted(const char *path)
+{
+	uid_t	 uid, me = geteuid();
+	pid_t	 pid;
+
+	if (spawnd_socket_peer(path, &uid, &pid) != -EPERM) {
+		warnx("refusing the server at %s: it is not run by %s; nothing "
+		    "was sent", path, me == 0 ? "root" : "you or root");
+		return;
+	}
+	if (me == 0)
+		warnx("refusing the server at %s: it runs as uid %lu (pid %ld), "
+		    "and root uses only a server run by root; nothing was "
+		    "sent.  Check SPAWND_SOCKET and XDG_RUNTIME_DIR (kept by "
+		    "su), or use --socket /run/spawnd/socket", path,
+		    (unsigned long)uid, (long)pid);
+	else
+		warnx("refusing the server at %s: it runs as uid %lu (pid %ld), "
+		    "not as you (uid %lu) or root; nothing was sent.  Someone "
+		    "else's socket is there: remove it if you can, or use "
+		    "another path with --socket or SPAWND_SOCKET", path,
+		    (unsigned long)uid, (long)pid, (unsigned long)me);
+}
+
 /* Connects to path (NULL: the default); returns 0 or failcode. */
 static int
 ctl_connect(const char *path, int failcode, struct spawnd_client **ret_client)
@@ -476,6 +506,10 @@ ctl_connect(const char *path, int failcode, struct spawnd_client **ret_client)
 		fprintf(stderr, "spawnctl: started spawnd on %s\n", path);
 	if (rc >= 0)
 		return 0;
+	if (rc == -EPERM) {
+		ctl_untrusted(path);
+		return failcode;
+	}
 	if (rc == -ENOENT || rc == -ECONNREFUSED)
 		warnx("cannot reach spawnd at %s: %s; start one with: "
 		    "spawnd --socket %s &", path, strerror(-rc), path);
@@ -1132,7 +1166,7 @@ text_str(const char *s)
 		} else if ((n = utf8_len(p)) == 0)
 			printf("\\x%02x", *p++);
 		else {
-			fwrite(p, 1, n, stdout);
+			(void)fwrite(p, 1, n, stdout);
 			p += n;
 		}
 	}

@@ -106,11 +106,30 @@ int	spawnd_socket_path(char *buf, size_t len);
 /*
  * Connects to the daemon at path (NULL: the default path) and performs the
  * version handshake.  timeout_ms bounds the handshake (-1: no bound).
- * Returns 0 and *ret_client, or -ENOENT/-ECONNREFUSED (no daemon),
- * -EACCES (not allowed), -EPROTONOSUPPORT (version), -ETIMEDOUT, -EPROTO.
+ * Before sending anything, even the handshake, it checks who listens
+ * (SO_PEERCRED): the caller's effective uid or root, and for a root
+ * caller root only.  The process that answers the handshake (as the
+ * kernel's SCM_CREDENTIALS name it) is taken as the daemon: pidfds of
+ * children are then believed only for its children (spawnd_spawn()).
+ * Returns 0 and *ret_client,
+ * or -ENOENT/-ECONNREFUSED (no daemon), -EACCES (not allowed), -EPERM
+ * (the server is another user's: nothing was sent; see
+ * spawnd_socket_peer() to name it), -EPROTONOSUPPORT (version),
+ * -ETIMEDOUT, -EPROTO.
  */
 int	spawnd_connect(const char *path, int timeout_ms,
 	    struct spawnd_client **ret_client);
+
+/*
+ * Who listens at path (NULL: the default path), as SO_PEERCRED tells:
+ * its uid and pid (the daemon's, or under socket activation its service
+ * manager's).  It connects and closes at once, sending nothing.  For the
+ * message after spawnd_connect() returned -EPERM: returns 0 when that uid
+ * is trusted (the caller's effective uid, or root; for root only root),
+ * -EPERM when not (*ret_uid and *ret_pid are set in both cases), or the
+ * errors of connect(2).
+ */
+int	spawnd_socket_peer(const char *path, uid_t *ret_uid, pid_t *ret_pid);
 
 /*
  * As spawnd_connect(), but when no daemon answers at path (NULL: the
@@ -261,7 +280,13 @@ int	spawnd_req_add_tcsetpgrp(struct spawnd_req *req, int fd);
  * when the child's set-up or exec failed that is its errno, and
  * *ret_failure (if not NULL) says which step failed; other failures
  * (-EPIPE, -ECONNRESET: the daemon went away; -EPROTO) leave
- * ret_failure->step at SPAWND_STEP_NONE.
+ * ret_failure->step at SPAWND_STEP_NONE.  -EPROTO also comes when the
+ * pidfd sent with the child is not a pidfd for the pid the daemon named,
+ * or that process's parent is not the daemon (/proc/self/fdinfo,
+ * /proc/PID/stat): the pidfd is closed and the connection dropped (tied
+ * children are then stopped).  A child already reaped is accepted: its
+ * pidfd signals nobody, and its pid must name no live process but a
+ * child of the daemon.
  */
 int	spawnd_spawn(struct spawnd_client *client, const struct spawnd_req *req,
 	    struct spawnd_child **ret_child, struct spawnd_failure *ret_failure);
