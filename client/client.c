@@ -94,7 +94,10 @@ static int	proc_read(const char *, char *, size_t);
 static int	proc_pidfd_pid(int, pid_t *);
 static int	proc_ppid(pid_t, pid_t *);
 static int	spawn_check_pidfd(const struct spawnd_client *, pid_t, int);
-static int	autostart_lock(const char *, int64_t, int *);
+static int	autostart_lock(int, const char *, int64_t, int *);
+static int	autostart_safe(int, int, int, int);
+static int	autostart_step(int *, const char *, int, int);
+static int	autostart_dir(const char *, int, int *, const char **);
 static int	autostart_late(int64_t);
 static int	autostart_left(int64_t);
 static char	**autostart_env(void);
@@ -152,6 +155,7 @@ spawnd_socket_path(char *buf, size_t len)
 {
 	struct sockaddr_un	 sun;
 	const char		*e, *tail = "";
+	char			 tmp[64];
 	int			 n;
 
 	if (buf == NULL)
@@ -159,9 +163,14 @@ spawnd_socket_path(char *buf, size_t len)
 	if ((e = secure_getenv("SPAWND_SOCKET")) == NULL || *e == '\0') {
 		tail = "/spawnd/socket";
 		if ((e = secure_getenv("XDG_RUNTIME_DIR")) == NULL ||
-		    *e == '\0') {
+		    *e != '/') {
 			tail = "";
 			e = SPAWND_SYSTEM_SOCKET;
+		}
+		if (*tail == '\0' && geteuid() != 0) {
+			(void)snprintf(tmp, sizeof tmp, "/tmp/spawnd-%lu/socket",
+			    (unsigned long)geteuid());
+			e = tmp;
 		}
 	}
 	n = snprintf(NULL, 0, "%s%s", e, tail);
@@ -1755,17 +1764,24 @@ spawnd_run(const char *path, const struct spawnd_req *req,
  * The daemon's own PATH.lock still makes a second daemon on the path exit.
  */
 static int
-autostart_lock(const char *path, int64_t deadline, int *ret_fd)
+autostart_lock(int dirfd, const char *base, int64_t deadline, int *ret_fd)
 {
-	char	 lock[PATH_MAX];
-	int	 fd, saved;
+	char		 lock[PATH_MAX];
+	struct stat	 st;
+	int		 fd, saved;
 
-	if ((size_t)snprintf(lock, sizeof lock, "%s.start.lock", path) >=
+	if ((size_t)snprintf(lock, sizeof lock, "%s.start.lock", base) >=
 	    sizeof lock)
 		return (-ENAMETOOLONG);
-	if ((fd = spawnd_create_or_open(AT_FDCWD, lock, O_RDONLY, 0600,
-	    NULL)) < 0)
+	/* Never through a symlink: another's file would get our lock. */
+	if ((fd = spawnd_create_or_open(dirfd, lock, O_RDONLY | O_NOFOLLOW,
+	    0600, NULL)) < 0)
 		return (fd);
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (st.st_uid != geteuid() && st.st_uid != 0)) {
+		(void)close(fd);
+		return (-EPERM);
+	}
 	while (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		saved = errno;
 		if ((saved != EWOULDBLOCK && saved != EINTR) ||
@@ -1776,6 +1792,126 @@ autostart_lock(const char *path, int64_t deadline, int *ret_fd)
 		(void)poll(NULL, 0, AUTOSTART_POLL_MS);
 	}
 	*ret_fd = fd;
+	return (0);
+}
+
+/*
+ * One directory on the way to the socket: ours or root's; writable by
+ * group or others only if sticky and the entry we go into (child, an
+ * O_PATH fd, -1 for the socket's own directory) is ours or root's, so
+ * that nobody else can rename it away and put their own in its place.
+ * The socket's directory itself is never writable by others, and with
+ * private set (the default /tmp/spawnd-UID) has no group or other bits
+ * at all, as tmux checks /tmp/tmux-UID.
+ */
+static int
+autostart_safe(int fd, int child, int last, int private)
+{
+	struct stat	 st, cst;
+	uid_t		 me = geteuid();
+
+	if (fstat(fd, &st) == -1)
+		return (-errno);
+	if (!S_ISDIR(st.st_mode) || (st.st_uid != me && st.st_uid != 0))
+		return (-EPERM);
+	if (last && private && (st.st_uid != me || (st.st_mode & 077)))
+		return (-EPERM);
+	if (!(st.st_mode & (S_IWGRP | S_IWOTH)))
+		return (0);
+	if (last || !(st.st_mode & S_ISVTX) || fstat(child, &cst) == -1 ||
+	    (cst.st_uid != me && cst.st_uid != 0))
+		return (-EPERM);
+	return (0);
+}
+
+/*
+ * Steps from *fd into the directory name, never through a symlink
+ * (O_NOFOLLOW on a single component: -ELOOP), creating it 0700 if create
+ * is set and it is missing; checks the directory we leave.
+ */
+static int
+autostart_step(int *fd, const char *name, int create, int private)
+{
+	struct stat	 st;
+	int		 nfd, r;
+
+	while ((nfd = openat(*fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 && errno == ENOENT && create) {
+		/* Nothing is made where others could take it over. */
+		if (fstat(*fd, &st) == -1)
+			return (-errno);
+		if ((st.st_uid != geteuid() && st.st_uid != 0) ||
+		    ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
+		    !(st.st_mode & S_ISVTX)))
+			return (-EPERM);
+		if (mkdirat(*fd, name, 0700) == -1 && errno != EEXIST)
+			return (-errno);
+		create = 0;
+	}
+	if (nfd == -1) {
+		r = -errno;
+		/* A symlink is ELOOP, whatever openat said. */
+		if ((r == -ENOTDIR || r == -ELOOP) && fstatat(*fd, name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0)
+			r = S_ISLNK(st.st_mode) ? -ELOOP : -ENOTDIR;
+		return (r);
+	}
+	if ((r = autostart_safe(*fd, nfd, 0, private)) != 0) {
+		(void)close(nfd);
+		return (r);
+	}
+	(void)close(*fd);
+	*fd = nfd;
+	return (0);
+}
+
+/*
+ * Opens the socket's directory (O_PATH), walking from / (or the working
+ * directory for a relative path) one component at a time: no symlink
+ * anywhere, every directory checked (autostart_safe), ".." refused, the
+ * last one created 0700 if missing.  *ret_base points into path at the
+ * socket's name.
+ */
+static int
+autostart_dir(const char *path, int private, int *ret_fd,
+    const char **ret_base)
+{
+	char		 comp[NAME_MAX + 1];
+	const char	*p = path, *end, *base;
+	size_t		 n;
+	int		 fd, r;
+
+	if ((base = strrchr(path, '/')) == NULL)
+		base = path;
+	else
+		base++;
+	if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+		return (-EINVAL);
+	if ((fd = open(*path == '/' ? "/" : ".", O_PATH | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		return (-errno);
+	for (; p < base; p = end + 1) {
+		end = strchr(p, '/');
+		if ((n = (size_t)(end - p)) == 0 || (n == 1 && *p == '.'))
+			continue;
+		r = n > NAME_MAX ? -ENAMETOOLONG : (n == 2 &&
+		    strncmp(p, "..", 2) == 0) ? -EINVAL : 0;
+		if (r == 0) {
+			memcpy(comp, p, n);
+			comp[n] = '\0';
+			r = autostart_step(&fd, comp, end + 1 == base, private);
+		}
+		if (r != 0) {
+			(void)close(fd);
+			return (r);
+		}
+	}
+	if ((r = autostart_safe(fd, -1, 1, private)) != 0) {
+		(void)close(fd);
+		return (r);
+	}
+	*ret_fd = fd;
+	*ret_base = base;
 	return (0);
 }
 
@@ -1932,31 +2068,35 @@ spawnd_connect_autostart(const char *path, const char *spawnd,
     int timeout_ms, struct spawnd_client **ret_client)
 {
 	char		 buf[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	char		*dir, *slash;
+	const char	*base = NULL;
 	int64_t		 deadline = client_deadline(timeout_ms);
-	int		 r, lfd = -1;
+	int		 c0, r, dfd = -1, lfd = -1, private = 0;
 
 	if (ret_client != NULL)
 		*ret_client = NULL;
 	if (ret_client == NULL || timeout_ms < -1)
 		return (-EINVAL);
-	r = spawnd_connect(path, timeout_ms, ret_client);
-	if (r != -ENOENT && r != -ECONNREFUSED)
-		return (r);
+	c0 = spawnd_connect(path, timeout_ms, ret_client);
+	if (c0 != -ENOENT && c0 != -ECONNREFUSED && c0 != -EACCES)
+		return (c0);
 	if (path == NULL && (r = spawnd_socket_path(buf, sizeof buf)) < 0)
 		return (r);
-	if (path == NULL)
+	if (path == NULL) {
 		path = buf;
-	if ((dir = strdup(path)) == NULL)
-		return (-ENOMEM);
-	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
-		*slash = '\0';
-		(void)mkdir(dir, 0700);
+		private = strncmp(buf, "/tmp/spawnd-", 12) == 0;
 	}
-	free(dir);
 	if (spawnd == NULL && (spawnd = secure_getenv("SPAWND_DAEMON")) == NULL)
 		spawnd = "spawnd";
-	if ((r = autostart_lock(path, deadline, &lfd)) < 0)
+	if ((r = autostart_dir(path, private, &dfd, &base)) < 0)
+		return (r);
+	/* EACCES from a path found sound: the socket refuses us. */
+	if (c0 == -EACCES) {
+		(void)close(dfd);
+		return (c0);
+	}
+	r = autostart_lock(dfd, base, deadline, &lfd);
+	(void)close(dfd);
+	if (r < 0)
 		return (r);
 	r = autostart_locked(path, spawnd, deadline, ret_client);
 	(void)close(lfd);

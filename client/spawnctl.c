@@ -153,7 +153,8 @@ run_usage(FILE *f, int code)
 "\n"
 "  --socket path      the daemon's socket (default: $SPAWND_SOCKET, else\n"
 "                     $XDG_RUNTIME_DIR/spawnd/socket, else\n"
-"                     " SPAWND_SYSTEM_SOCKET ")\n"
+"                     " SPAWND_SYSTEM_SOCKET " for root, else\n"
+"                     /tmp/spawnd-UID/socket)\n"
 "  --cwd dir          run prog in dir (relative to the current directory)\n"
 "  --env name=value   set a variable in prog's environment\n"
 "  --unset name       remove a variable from prog's environment\n"
@@ -469,8 +470,14 @@ ctl_untrusted(const char *path)
 	pid_t	 pid;
 
 	if (spawnd_socket_peer(path, &uid, &pid) != -EPERM) {
-		warnx("refusing the server at %s: it is not run by %s; nothing "
-		    "was sent", path, me == 0 ? "root" : "you or root");
+		/* No foreign server there: autostart found the path unsafe. */
+		warnx("refusing to start spawnd at %s: a directory on its path "
+		    "belongs to another user, or others may write to it.  "
+		    "Every directory must be yours or root's and writable by "
+		    "others only if sticky (then what is in it must be yours); "
+		    "the socket's own directory by you alone%s", path,
+		    strncmp(path, "/tmp/spawnd-", 12) == 0 ?
+		    " (mode 0700)" : "");
 		return;
 	}
 	if (me == 0)
@@ -510,9 +517,18 @@ ctl_connect(const char *path, int failcode, struct spawnd_client **ret_client)
 		ctl_untrusted(path);
 		return failcode;
 	}
-	if (rc == -ENOENT || rc == -ECONNREFUSED)
-		warnx("cannot reach spawnd at %s: %s; start one with: "
-		    "spawnd --socket %s &", path, strerror(-rc), path);
+	if (rc == -ELOOP)
+		warnx("refusing to start spawnd at %s: a symbolic link on its "
+		    "path; give the real path", path);
+	else if ((rc == -ENOENT || rc == -ECONNREFUSED) &&
+	    strcmp(path, "/run/spawnd/socket") == 0)
+		warnx("cannot reach spawnd at %s: %s; that is the system "
+		    "daemon's socket: systemctl start spawnd.socket (as root)",
+		    path, strerror(-rc));
+	else if (rc == -ENOENT || rc == -ECONNREFUSED)
+		warnx("cannot reach spawnd at %s: %s; spawnctl run starts one "
+		    "(unless --no-autostart), or start one with: spawnd "
+		    "--socket %s &", path, strerror(-rc), path);
 	else
 		warnx("cannot connect to spawnd at %s: %s", path,
 		    strerror(-rc));

@@ -28,9 +28,12 @@
  * thread at any time.  The posix face keeps one process-wide, locked table
  * of the children it started (the only shared state in the library).
  *
- * Finding the daemon: $SPAWND_SOCKET if set and not empty, else
- * $XDG_RUNTIME_DIR/spawnd/socket if XDG_RUNTIME_DIR is set, else the
- * system socket /run/spawnd/socket.
+ * Finding the daemon: $SPAWND_SOCKET if set and not empty; else
+ * $XDG_RUNTIME_DIR/spawnd/socket if XDG_RUNTIME_DIR is set to an absolute
+ * path; else, for effective uid 0, the system socket /run/spawnd/socket;
+ * else /tmp/spawnd-EUID/socket (EUID in decimal), a private directory as
+ * tmux's /tmp/tmux-UID: autostart creates it 0700 and refuses it unless
+ * it is ours, mode 0700 and not a symlink.
  */
 
 #ifndef SPAWND_H
@@ -139,9 +142,16 @@ int	spawnd_socket_peer(const char *path, uid_t *ret_uid, pid_t *ret_pid);
  * "spawnd" searched in PATH); it runs in its own session with
  * --exit-idle-time=60.  Any number of callers racing on one path end with
  * one daemon and all connected: starters serialize on an flock of
- * PATH.start.lock.  Returns 0 (a daemon was there), 1 (this call started
- * it), or a negative errno as spawnd_connect(); -EIO if the daemon failed
- * to start.
+ * PATH.start.lock.  Before starting anything it walks the socket's
+ * directory from / one component at a time: no symlink anywhere (-ELOOP),
+ * no ".." (-EINVAL), every directory ours or root's and not writable by
+ * group or others unless sticky with our (or root's) entry in it, the
+ * socket's own directory never writable by others (-EPERM otherwise; for
+ * the default /tmp/spawnd-EUID: ours and mode 0700).  It creates that
+ * last directory 0700 if missing and opens the lock file in it without
+ * following symlinks (-ELOOP).  Returns 0 (a daemon was there), 1 (this
+ * call started it), or a negative errno as spawnd_connect(); -EIO if the
+ * daemon failed to start.
  */
 int	spawnd_connect_autostart(const char *path, const char *spawnd,
 	    int timeout_ms, struct spawnd_client **ret_client);
