@@ -46,6 +46,7 @@
 #define CLIENT_RECV_FDS		4
 #define CLIENT_MAX_ERRNO	4095
 #define CLIENT_KILL_TIMEOUT_MS	5000	/* a group kill waits this long */
+#define CLIENT_PIDFD_TRIES	3	/* reads of a STARTED pidfd's parent */
 #define AUTOSTART_POLL_MS	10	/* start lock retries */
 #define AUTOSTART_TRIES		5	/* daemon starts per call, at most */
 #define AUTOSTART_RETRY_MS	50	/* between them */
@@ -57,6 +58,9 @@ struct spawnd_client {
 	uint32_t		 max_request;
 	uint32_t		 max_fds;
 	uint32_t		 watch_id;	/* WATCH whose EXITED we want */
+	uid_t			 server_uid;	/* SO_PEERCRED of the listener */
+	pid_t			 server_pid;
+	pid_t			 daemon_pid;	/* sender of HELLO_OK, or -1 */
 	TAILQ_HEAD(, spawnd_child) children;
 };
 
@@ -77,13 +81,23 @@ struct client_frame {
 	const uint8_t		*payload;
 	int			 fds[CLIENT_RECV_FDS];
 	size_t			 nfds;
+	struct ucred		 cred;		/* the sender's, pid -1: none */
 	uint8_t			 buf[CLIENT_RECV_SIZE];
 };
 
 static int	client_sockaddr(const char *, struct sockaddr_un *);
 static int64_t	client_deadline(int);
 static int	client_refused(struct spawnd_client *, int);
-static int	autostart_lock(const char *, int64_t, int *);
+static int	client_trusted(uid_t);
+static int	client_peer(struct spawnd_client *);
+static int	proc_read(const char *, char *, size_t);
+static int	proc_pidfd_pid(int, pid_t *);
+static int	proc_ppid(pid_t, pid_t *);
+static int	spawn_check_pidfd(const struct spawnd_client *, pid_t, int);
+static int	autostart_lock(int, const char *, int64_t, int *);
+static int	autostart_safe(int, int, int, int);
+static int	autostart_step(int *, const char *, int, int);
+static int	autostart_dir(const char *, int, int *, const char **);
 static int	autostart_late(int64_t);
 static int	autostart_left(int64_t);
 static char	**autostart_env(void);
@@ -141,6 +155,7 @@ spawnd_socket_path(char *buf, size_t len)
 {
 	struct sockaddr_un	 sun;
 	const char		*e, *tail = "";
+	char			 tmp[64];
 	int			 n;
 
 	if (buf == NULL)
@@ -148,9 +163,14 @@ spawnd_socket_path(char *buf, size_t len)
 	if ((e = secure_getenv("SPAWND_SOCKET")) == NULL || *e == '\0') {
 		tail = "/spawnd/socket";
 		if ((e = secure_getenv("XDG_RUNTIME_DIR")) == NULL ||
-		    *e == '\0') {
+		    *e != '/') {
 			tail = "";
 			e = SPAWND_SYSTEM_SOCKET;
+		}
+		if (*tail == '\0' && geteuid() != 0) {
+			(void)snprintf(tmp, sizeof tmp, "/tmp/spawnd-%lu/socket",
+			    (unsigned long)geteuid());
+			e = tmp;
 		}
 	}
 	n = snprintf(NULL, 0, "%s%s", e, tail);
@@ -261,8 +281,8 @@ client_recv(struct spawnd_client *c, int64_t deadline,
 	for (;;) {
 		if ((r = client_poll(c->fd, deadline)) != 0)
 			return (r);
-		n = fdio_recv(c->fd, fr->buf, sizeof fr->buf, fr->fds,
-		    CLIENT_RECV_FDS, &fr->nfds, MSG_DONTWAIT);
+		n = fdio_recv_cred(c->fd, fr->buf, sizeof fr->buf, fr->fds,
+		    CLIENT_RECV_FDS, &fr->nfds, &fr->cred, MSG_DONTWAIT);
 		if (n == -EAGAIN)
 			continue;
 		if (n == 0)
@@ -445,6 +465,7 @@ client_open(const char *path, struct spawnd_client **ret_client)
 	c->next_id = 1;
 	c->max_request = PROTO_MAX_REQUEST;
 	c->max_fds = PROTO_MAX_FDS;
+	c->daemon_pid = -1;
 	if ((c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) == -1) {
 		r = -errno;
 		goto fail;
@@ -456,6 +477,8 @@ client_open(const char *path, struct spawnd_client **ret_client)
 			goto fail;
 		}
 	}
+	if ((r = client_peer(c)) != 0)
+		goto fail;
 	if ((r = client_send(c, PROTO_HELLO, 0, p,
 	    proto_encode_hello(p, &hello))) != 0) {
 		if (r == -EPIPE || r == -ECONNRESET)
@@ -469,6 +492,74 @@ fail:
 	return (r < 0 ? r : -EIO);	/* never 0 without *ret_client set */
 }
 
+/* Whether a server of this uid may have our fds: ours or root's. */
+static int
+client_trusted(uid_t uid)
+{
+	uid_t	me = geteuid();
+
+	return (uid == 0 || (me != 0 && uid == me));
+}
+
+/*
+ * Before anything goes out (HELLO included): whoever listens here gets
+ * our fds, environment, cwd and stdin, and could later have us signal
+ * any process, so it must be us or root (root: root only).  SO_PEERCRED
+ * names the process that called listen(): the daemon, or the service
+ * manager that made its socket.  The daemon's own pid comes later, with
+ * the kernel's SCM_CREDENTIALS on its frames (SO_PASSCRED, set once the
+ * peer is trusted, so that no address is autobound before).
+ */
+static int
+client_peer(struct spawnd_client *c)
+{
+	struct ucred	 cred;
+	socklen_t	 len = sizeof cred;
+	int		 on = 1;
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1)
+		return (-errno);
+	c->server_uid = cred.uid;
+	c->server_pid = cred.pid;
+	if (!client_trusted(cred.uid))
+		return (-EPERM);
+	if (setsockopt(c->fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) == -1)
+		return (-errno);
+	return (0);
+}
+
+SPAWND_EXPORT int
+spawnd_socket_peer(const char *path, uid_t *ret_uid, pid_t *ret_pid)
+{
+	struct sockaddr_un	 sun;
+	struct ucred		 cred = { 0, (uid_t)-1, (gid_t)-1 };
+	socklen_t		 len = sizeof cred;
+	int			 fd, r = 0;
+
+	if (ret_uid != NULL)
+		*ret_uid = (uid_t)-1;
+	if (ret_pid != NULL)
+		*ret_pid = 0;
+	if ((r = client_sockaddr(path, &sun)) != 0)
+		return (r);
+	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) == -1)
+		return (-errno);
+	while ((r = connect(fd, (struct sockaddr *)&sun, sizeof sun)) == -1 &&
+	    errno == EINTR)
+		;
+	if (r == -1 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred,
+	    &len) == -1)
+		r = errno != 0 ? -errno : -EIO;
+	(void)close(fd);
+	if (r != 0)
+		return (r);
+	if (ret_uid != NULL)
+		*ret_uid = cred.uid;
+	if (ret_pid != NULL)
+		*ret_pid = cred.pid;
+	return (client_trusted(cred.uid) ? 0 : -EPERM);
+}
+
 /*
  * The daemon closed before our HELLO went out: it refused us at accept
  * (limits, uid, namespace), and its ERROR saying why may be waiting.
@@ -479,8 +570,8 @@ client_refused(struct spawnd_client *c, int r)
 	struct client_frame	 fr;
 	ssize_t			 n;
 
-	n = fdio_recv(c->fd, fr.buf, sizeof fr.buf, fr.fds, CLIENT_RECV_FDS,
-	    &fr.nfds, MSG_DONTWAIT);
+	n = fdio_recv_cred(c->fd, fr.buf, sizeof fr.buf, fr.fds,
+	    CLIENT_RECV_FDS, &fr.nfds, &fr.cred, MSG_DONTWAIT);
 	if (n <= 0)
 		return (r);
 	fdio_close_all(fr.fds, fr.nfds);
@@ -507,6 +598,16 @@ client_handshake(struct spawnd_client *c, int timeout_ms)
 	}
 	if (ok.version != PROTO_VERSION)
 		return (client_fail(c, -EPROTONOSUPPORT));
+	/*
+	 * The process that answered is the daemon, whatever pid it claims:
+	 * the kernel vouches for the sender (no uid but root can name a pid
+	 * other than its own).  Its credentials carry its real uid, which a
+	 * daemon run set-uid may not share with its listener: the listener's
+	 * check stands for both.
+	 */
+	if (fr.cred.pid < 0)
+		return (client_fail(c, -EPROTO));
+	c->daemon_pid = fr.cred.pid;
 	if (ok.max_request < c->max_request)
 		c->max_request = ok.max_request;
 	if (ok.max_fds < c->max_fds)
@@ -521,6 +622,8 @@ spawnd_connect(const char *path, int timeout_ms,
 	struct spawnd_client	*c;
 	int			 r;
 
+	if (ret_client != NULL)
+		*ret_client = NULL;
 	if (ret_client == NULL || timeout_ms < -1)
 		return (-EINVAL);
 	if ((r = client_open(path, &c)) != 0)
@@ -573,6 +676,8 @@ spawnd_ping(struct spawnd_client *c, int timeout_ms,
 	uint32_t		id;
 	int			r;
 
+	if (ret_status != NULL)
+		memset(ret_status, 0, sizeof *ret_status);
 	if (c == NULL || timeout_ms < -1)
 		return (-EINVAL);
 	if (c->error != 0)
@@ -650,6 +755,10 @@ spawnd_list(struct spawnd_client *c, int timeout_ms,
 	uint32_t		 id;
 	int			 r;
 
+	if (ret_list != NULL)
+		*ret_list = NULL;
+	if (ret_n != NULL)
+		*ret_n = 0;
 	if (c == NULL || ret_list == NULL || ret_n == NULL || timeout_ms < -1)
 		return (-EINVAL);
 	if (c->error != 0)
@@ -714,6 +823,8 @@ spawnd_wait_pid(struct spawnd_client *c, pid_t pid, int timeout_ms,
 	uint32_t		 id;
 	int			 r, status;
 
+	if (ret_exit != NULL)
+		memset(ret_exit, 0, sizeof *ret_exit);
 	if (c == NULL || pid <= 0 || timeout_ms < -1)
 		return (-EINVAL);
 	if (c->error != 0)
@@ -753,6 +864,7 @@ spawnd_req_new(struct spawnd_req **ret_req)
 
 	if (ret_req == NULL)
 		return (-EINVAL);
+	*ret_req = NULL;
 	if ((req = calloc(1, sizeof *req)) == NULL)
 		return (-ENOMEM);
 	req->cwd_fd = -1;
@@ -1346,7 +1458,113 @@ fail:
 	return (r);
 }
 
-/* STARTED: the child runs; the handle takes the pidfd. */
+/* Reads a small /proc file into buf, NUL-terminated. */
+static int
+proc_read(const char *path, char *buf, size_t len)
+{
+	ssize_t	n;
+	int	fd, saved;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return (-errno);
+	while ((n = read(fd, buf, len - 1)) == -1 && errno == EINTR)
+		;
+	saved = errno;
+	(void)close(fd);
+	if (n < 0)
+		return (-saved);
+	buf[n] = '\0';
+	return (0);
+}
+
+/*
+ * The pid a pidfd refers to, from its fdinfo "Pid:" line: -1 once the
+ * process is reaped, 0 when it is outside our pid namespace.  -EINVAL if
+ * fd is no pidfd.
+ */
+static int
+proc_pidfd_pid(int fd, pid_t *ret_pid)
+{
+	char	 path[64], buf[1024], *p;
+	long	 v;
+	int	 r;
+
+	(void)snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+	if ((r = proc_read(path, buf, sizeof buf)) != 0)
+		return (r);
+	if ((p = strstr(buf, "\nPid:\t")) == NULL)
+		return (-EINVAL);
+	errno = 0;
+	v = strtol(p + 6, &p, 10);
+	if (errno != 0 || *p != '\n' || v < -1 || v > INT_MAX)
+		return (-EINVAL);
+	*ret_pid = (pid_t)v;
+	return (0);
+}
+
+/* The parent of pid (/proc/PID/stat field 4); -ENOENT once reaped. */
+static int
+proc_ppid(pid_t pid, pid_t *ret_ppid)
+{
+	char	 path[64], buf[1024], *p;
+	long	 v;
+	int	 r;
+
+	(void)snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	if ((r = proc_read(path, buf, sizeof buf)) != 0)
+		return (r == -ESRCH ? -ENOENT : r);
+	/* comm may hold anything, ")" and spaces too: the last ")". */
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ' || p[2] == '\0' ||
+	    p[3] != ' ')
+		return (-EINVAL);
+	errno = 0;
+	v = strtol(p + 4, &p, 10);
+	if (errno != 0 || *p != ' ' || v < 0 || v > INT_MAX)
+		return (-EINVAL);
+	*ret_ppid = (pid_t)v;
+	return (0);
+}
+
+/*
+ * Is pidfd a pidfd for pid, a child of the daemon?  Else a server could
+ * hand us a pidfd of any process and have our kills (root's, maybe) reach
+ * it.  A process already reaped ("Pid: -1", a child that exited at once)
+ * cannot be signalled through its pidfd, but pid is handed to callers,
+ * who may kill(2) it: it must name no live process, or a child of the
+ * daemon.  Once the pidfd named pid, a successor on a reused pid makes
+ * the parent read a successor's: the pidfd is dead then, and a successor
+ * that is not the daemon's child is refused all the same.  A process
+ * being reaped while we read shows parent 0: look again.  A daemon
+ * outside our pid namespace (pid 0) cannot be checked against: the
+ * process must be outside too.  -EPROTO when the check fails.
+ */
+static int
+spawn_check_pidfd(const struct spawnd_client *c, pid_t pid, int pidfd)
+{
+	pid_t	 got, ppid = -1;
+	int	 i, r;
+
+	for (i = 0; i < CLIENT_PIDFD_TRIES; i++) {
+		if (proc_pidfd_pid(pidfd, &got) != 0)
+			return (-EPROTO);
+		if (c->daemon_pid == 0)
+			return (got == 0 || got == -1 ? 0 : -EPROTO);
+		if (got != pid && got != -1)
+			return (-EPROTO);
+		if ((r = proc_ppid(pid, &ppid)) == -ENOENT)
+			return (0);
+		if (r == 0 && ppid == c->daemon_pid)
+			return (0);
+		if (r != 0 || ppid != 0)
+			return (-EPROTO);
+	}
+	return (-EPROTO);
+}
+
+/*
+ * STARTED: the child runs; the handle takes the pidfd once it is checked
+ * to be the daemon's child (a failed check closes it and the connection).
+ */
 static int
 spawn_started(struct spawnd_client *c, struct spawnd_child *ch,
     struct client_frame *fr)
@@ -1357,6 +1575,8 @@ spawn_started(struct spawnd_client *c, struct spawnd_child *ch,
 	want = (ch->flags & PROTO_SPAWN_NO_PIDFD) ? 0 : 1;
 	if (fr->nfds != want || proto_decode_started(fr->payload,
 	    fr->hdr.length, &st) != 0 || st.pid == 0 || st.pid > INT_MAX)
+		return (client_fail(c, -EPROTO));
+	if (want != 0 && spawn_check_pidfd(c, (pid_t)st.pid, fr->fds[0]) != 0)
 		return (client_fail(c, -EPROTO));
 	ch->pid = (pid_t)st.pid;
 	if (want != 0)
@@ -1420,6 +1640,8 @@ spawnd_spawn(struct spawnd_client *c, const struct spawnd_req *req,
 		ret_failure->step = SPAWND_STEP_NONE;
 		ret_failure->action = -1;
 	}
+	if (ret_child != NULL)
+		*ret_child = NULL;
 	if (c == NULL || req == NULL || ret_child == NULL)
 		return (-EINVAL);
 	if ((r = client_spawn_send(c, req, &ch)) != 0)
@@ -1458,6 +1680,8 @@ spawnd_child_wait(struct spawnd_child *ch, int timeout_ms,
 	int64_t			deadline;
 	int			r;
 
+	if (ret_exit != NULL)
+		memset(ret_exit, 0, sizeof *ret_exit);
 	if (ch == NULL || timeout_ms < -1)
 		return (-EINVAL);
 	deadline = client_deadline(timeout_ms);
@@ -1537,6 +1761,8 @@ spawnd_run(const char *path, const struct spawnd_req *req,
 		ret_failure->step = SPAWND_STEP_NONE;
 		ret_failure->action = -1;
 	}
+	if (ret_exit != NULL)
+		memset(ret_exit, 0, sizeof *ret_exit);
 	if (req == NULL)
 		return (-EINVAL);
 	if ((r = spawnd_connect(path, -1, &c)) != 0)
@@ -1557,17 +1783,24 @@ spawnd_run(const char *path, const struct spawnd_req *req,
  * The daemon's own PATH.lock still makes a second daemon on the path exit.
  */
 static int
-autostart_lock(const char *path, int64_t deadline, int *ret_fd)
+autostart_lock(int dirfd, const char *base, int64_t deadline, int *ret_fd)
 {
-	char	 lock[PATH_MAX];
-	int	 fd, saved;
+	char		 lock[PATH_MAX];
+	struct stat	 st;
+	int		 fd, saved;
 
-	if ((size_t)snprintf(lock, sizeof lock, "%s.start.lock", path) >=
+	if ((size_t)snprintf(lock, sizeof lock, "%s.start.lock", base) >=
 	    sizeof lock)
 		return (-ENAMETOOLONG);
-	if ((fd = spawnd_create_or_open(AT_FDCWD, lock, O_RDONLY, 0600,
-	    NULL)) < 0)
+	/* Never through a symlink: another's file would get our lock. */
+	if ((fd = spawnd_create_or_open(dirfd, lock, O_RDONLY | O_NOFOLLOW,
+	    0600, NULL)) < 0)
 		return (fd);
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (st.st_uid != geteuid() && st.st_uid != 0)) {
+		(void)close(fd);
+		return (-EPERM);
+	}
 	while (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		saved = errno;
 		if ((saved != EWOULDBLOCK && saved != EINTR) ||
@@ -1578,6 +1811,126 @@ autostart_lock(const char *path, int64_t deadline, int *ret_fd)
 		(void)poll(NULL, 0, AUTOSTART_POLL_MS);
 	}
 	*ret_fd = fd;
+	return (0);
+}
+
+/*
+ * One directory on the way to the socket: ours or root's; writable by
+ * group or others only if sticky and the entry we go into (child, an
+ * O_PATH fd, -1 for the socket's own directory) is ours or root's, so
+ * that nobody else can rename it away and put their own in its place.
+ * The socket's directory itself is never writable by others, and with
+ * private set (the default /tmp/spawnd-UID) has no group or other bits
+ * at all, as tmux checks /tmp/tmux-UID.
+ */
+static int
+autostart_safe(int fd, int child, int last, int private)
+{
+	struct stat	 st, cst;
+	uid_t		 me = geteuid();
+
+	if (fstat(fd, &st) == -1)
+		return (-errno);
+	if (!S_ISDIR(st.st_mode) || (st.st_uid != me && st.st_uid != 0))
+		return (-EPERM);
+	if (last && private && (st.st_uid != me || (st.st_mode & 077)))
+		return (-EPERM);
+	if (!(st.st_mode & (S_IWGRP | S_IWOTH)))
+		return (0);
+	if (last || !(st.st_mode & S_ISVTX) || fstat(child, &cst) == -1 ||
+	    (cst.st_uid != me && cst.st_uid != 0))
+		return (-EPERM);
+	return (0);
+}
+
+/*
+ * Steps from *fd into the directory name, never through a symlink
+ * (O_NOFOLLOW on a single component: -ELOOP), creating it 0700 if create
+ * is set and it is missing; checks the directory we leave.
+ */
+static int
+autostart_step(int *fd, const char *name, int create, int private)
+{
+	struct stat	 st;
+	int		 nfd, r;
+
+	while ((nfd = openat(*fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 && errno == ENOENT && create) {
+		/* Nothing is made where others could take it over. */
+		if (fstat(*fd, &st) == -1)
+			return (-errno);
+		if ((st.st_uid != geteuid() && st.st_uid != 0) ||
+		    ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
+		    !(st.st_mode & S_ISVTX)))
+			return (-EPERM);
+		if (mkdirat(*fd, name, 0700) == -1 && errno != EEXIST)
+			return (-errno);
+		create = 0;
+	}
+	if (nfd == -1) {
+		r = -errno;
+		/* A symlink is ELOOP, whatever openat said. */
+		if ((r == -ENOTDIR || r == -ELOOP) && fstatat(*fd, name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0)
+			r = S_ISLNK(st.st_mode) ? -ELOOP : -ENOTDIR;
+		return (r);
+	}
+	if ((r = autostart_safe(*fd, nfd, 0, private)) != 0) {
+		(void)close(nfd);
+		return (r);
+	}
+	(void)close(*fd);
+	*fd = nfd;
+	return (0);
+}
+
+/*
+ * Opens the socket's directory (O_PATH), walking from / (or the working
+ * directory for a relative path) one component at a time: no symlink
+ * anywhere, every directory checked (autostart_safe), ".." refused, the
+ * last one created 0700 if missing.  *ret_base points into path at the
+ * socket's name.
+ */
+static int
+autostart_dir(const char *path, int private, int *ret_fd,
+    const char **ret_base)
+{
+	char		 comp[NAME_MAX + 1];
+	const char	*p = path, *end, *base;
+	size_t		 n;
+	int		 fd, r;
+
+	if ((base = strrchr(path, '/')) == NULL)
+		base = path;
+	else
+		base++;
+	if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+		return (-EINVAL);
+	if ((fd = open(*path == '/' ? "/" : ".", O_PATH | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		return (-errno);
+	for (; p < base; p = end + 1) {
+		end = strchr(p, '/');
+		if ((n = (size_t)(end - p)) == 0 || (n == 1 && *p == '.'))
+			continue;
+		r = n > NAME_MAX ? -ENAMETOOLONG : (n == 2 &&
+		    strncmp(p, "..", 2) == 0) ? -EINVAL : 0;
+		if (r == 0) {
+			memcpy(comp, p, n);
+			comp[n] = '\0';
+			r = autostart_step(&fd, comp, end + 1 == base, private);
+		}
+		if (r != 0) {
+			(void)close(fd);
+			return (r);
+		}
+	}
+	if ((r = autostart_safe(fd, -1, 1, private)) != 0) {
+		(void)close(fd);
+		return (r);
+	}
+	*ret_fd = fd;
+	*ret_base = base;
 	return (0);
 }
 
@@ -1734,29 +2087,35 @@ spawnd_connect_autostart(const char *path, const char *spawnd,
     int timeout_ms, struct spawnd_client **ret_client)
 {
 	char		 buf[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	char		*dir, *slash;
+	const char	*base = NULL;
 	int64_t		 deadline = client_deadline(timeout_ms);
-	int		 r, lfd = -1;
+	int		 c0, r, dfd = -1, lfd = -1, private = 0;
 
+	if (ret_client != NULL)
+		*ret_client = NULL;
 	if (ret_client == NULL || timeout_ms < -1)
 		return (-EINVAL);
-	r = spawnd_connect(path, timeout_ms, ret_client);
-	if (r != -ENOENT && r != -ECONNREFUSED)
-		return (r);
+	c0 = spawnd_connect(path, timeout_ms, ret_client);
+	if (c0 != -ENOENT && c0 != -ECONNREFUSED && c0 != -EACCES)
+		return (c0);
 	if (path == NULL && (r = spawnd_socket_path(buf, sizeof buf)) < 0)
 		return (r);
-	if (path == NULL)
+	if (path == NULL) {
 		path = buf;
-	if ((dir = strdup(path)) == NULL)
-		return (-ENOMEM);
-	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
-		*slash = '\0';
-		(void)mkdir(dir, 0700);
+		private = strncmp(buf, "/tmp/spawnd-", 12) == 0;
 	}
-	free(dir);
 	if (spawnd == NULL && (spawnd = secure_getenv("SPAWND_DAEMON")) == NULL)
 		spawnd = "spawnd";
-	if ((r = autostart_lock(path, deadline, &lfd)) < 0)
+	if ((r = autostart_dir(path, private, &dfd, &base)) < 0)
+		return (r);
+	/* EACCES from a path found sound: the socket refuses us. */
+	if (c0 == -EACCES) {
+		(void)close(dfd);
+		return (c0);
+	}
+	r = autostart_lock(dfd, base, deadline, &lfd);
+	(void)close(dfd);
+	if (r < 0)
 		return (r);
 	r = autostart_locked(path, spawnd, deadline, ret_client);
 	(void)close(lfd);

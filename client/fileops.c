@@ -84,6 +84,8 @@ spawnd_create_or_open(int dirfd, const char *path, int flags, mode_t mode,
 	struct stat	st;
 	int		fd, i;
 
+	if (ret_created != NULL)
+		*ret_created = 0;
 	if (path == NULL || (flags & O_PATH) ||
 	    (flags & O_TMPFILE) == O_TMPFILE || (mode & ~(mode_t)07777))
 		return (-EINVAL);

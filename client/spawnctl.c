@@ -119,6 +119,7 @@ static int	 run_fd(struct spawnd_req *, const char *);
 static int	 run_rlimit(struct spawnd_req *, const char *);
 static int	 run_exec_fd(struct spawnd_req *, const char *);
 static int	 ctl_connect(const char *, int, struct spawnd_client **);
+static void	 ctl_untrusted(const char *);
 static const char *ctl_daemon(void);
 
 /* run --no-autostart: never start a daemon (run is the only autostarter). */
@@ -158,6 +159,8 @@ static int	 pid_parse(int, char **, const char *, int *, const char **,
 		     pid_t *);
 static int	 ps_print(const struct spawnd_ps *, size_t, int);
 static void	 json_str(const char *);
+static void	 text_str(const char *);
+static size_t	 utf8_len(const unsigned char *);
 static int	 sig_parse(const char *);
 
 static void
@@ -202,7 +205,8 @@ run_usage(FILE *f, int code)
 "\n"
 "  --socket path      the daemon's socket (default: $SPAWND_SOCKET, else\n"
 "                     $XDG_RUNTIME_DIR/spawnd/socket, else\n"
-"                     " SPAWND_SYSTEM_SOCKET ")\n"
+"                     " SPAWND_SYSTEM_SOCKET " for root, else\n"
+"                     /tmp/spawnd-UID/socket)\n"
 "  --cwd dir          run prog in dir (relative to the current directory)\n"
 "  --env name=value   set a variable in prog's environment\n"
 "  --unset name       remove a variable from prog's environment\n"
@@ -523,6 +527,41 @@ req_sigignore(struct spawnd_req *req)
 	return spawnd_req_set_sigignore(req, &set);
 }
 
+/*
+ * The library refused the server at path (-EPERM, nothing sent): say
+ * whose it is and what to do.
+ */
+static void
+ctl_untrusted(const char *path)
+{
+	uid_t	 uid, me = geteuid();
+	pid_t	 pid;
+
+	if (spawnd_socket_peer(path, &uid, &pid) != -EPERM) {
+		/* No foreign server there: autostart found the path unsafe. */
+		warnx("refusing to start spawnd at %s: a directory on its path "
+		    "belongs to another user, or others may write to it.  "
+		    "Every directory must be yours or root's and writable by "
+		    "others only if sticky (then what is in it must be yours); "
+		    "the socket's own directory by you alone%s", path,
+		    strncmp(path, "/tmp/spawnd-", 12) == 0 ?
+		    " (mode 0700)" : "");
+		return;
+	}
+	if (me == 0)
+		warnx("refusing the server at %s: it runs as uid %lu (pid %ld), "
+		    "and root uses only a server run by root; nothing was "
+		    "sent.  Check SPAWND_SOCKET and XDG_RUNTIME_DIR (kept by "
+		    "su), or use --socket /run/spawnd/socket", path,
+		    (unsigned long)uid, (long)pid);
+	else
+		warnx("refusing the server at %s: it runs as uid %lu (pid %ld), "
+		    "not as you (uid %lu) or root; nothing was sent.  Someone "
+		    "else's socket is there: remove it if you can, or use "
+		    "another path with --socket or SPAWND_SOCKET", path,
+		    (unsigned long)uid, (long)pid, (unsigned long)me);
+}
+
 /* Connects to path (NULL: the default); returns 0 or failcode. */
 static int
 ctl_connect(const char *path, int failcode, struct spawnd_client **ret_client)
@@ -542,9 +581,22 @@ ctl_connect(const char *path, int failcode, struct spawnd_client **ret_client)
 		fprintf(stderr, "spawnctl: started spawnd on %s\n", path);
 	if (rc >= 0)
 		return 0;
-	if (rc == -ENOENT || rc == -ECONNREFUSED)
-		warnx("cannot reach spawnd at %s: %s; start one with: "
-		    "spawnd --socket %s &", path, strerror(-rc), path);
+	if (rc == -EPERM) {
+		ctl_untrusted(path);
+		return failcode;
+	}
+	if (rc == -ELOOP)
+		warnx("refusing to start spawnd at %s: a symbolic link on its "
+		    "path; give the real path", path);
+	else if ((rc == -ENOENT || rc == -ECONNREFUSED) &&
+	    strcmp(path, "/run/spawnd/socket") == 0)
+		warnx("cannot reach spawnd at %s: %s; that is the system "
+		    "daemon's socket: systemctl start spawnd.socket (as root)",
+		    path, strerror(-rc));
+	else if (rc == -ENOENT || rc == -ECONNREFUSED)
+		warnx("cannot reach spawnd at %s: %s; spawnctl run starts one "
+		    "(unless --no-autostart), or start one with: spawnd "
+		    "--socket %s &", path, strerror(-rc), path);
 	else
 		warnx("cannot connect to spawnd at %s: %s", path,
 		    strerror(-rc));
@@ -1507,9 +1559,11 @@ ps_print(const struct spawnd_ps *l, size_t n, int json)
 				    "detached" : "running";
 
 		if (!json) {
-			printf("%7ld %7ld %9.1fs %-8s %s\n", (long)l[i].pid,
+			printf("%7ld %7ld %9.1fs %-8s ", (long)l[i].pid,
 			    (long)l[i].client_pid, (double)l[i].age_ms / 1000,
-			    st, l[i].argv);
+			    st);
+			text_str(l[i].argv);
+			putchar('\n');
 			continue;
 		}
 		printf("%s{\"pid\":%ld,\"client_pid\":%ld,\"uid\":%lu,"
@@ -1541,6 +1595,64 @@ json_str(const char *s)
 			putchar(c);
 	}
 	putchar('"');
+}
+
+/*
+ * The length of the printable UTF-8 character at s (1 to 4), or 0 for a
+ * control character (C0, DEL, C1 as U+0080..U+009F) or a byte that does
+ * not start a valid, shortest-form sequence.
+ */
+static size_t
+utf8_len(const unsigned char *s)
+{
+	uint32_t	cp;
+	size_t		n, i;
+
+	if (s[0] >= 0x20 && s[0] < 0x7f)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if (cp <= 0x9f || (n == 3 && cp < 0x800) || (n == 4 &&
+	    (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/*
+ * A child's argv for a terminal: whoever started the child chose these
+ * bytes, and the viewer (root listing every user's children) must not
+ * have them move its cursor, retitle its window or worse.  Control
+ * characters and bytes that are not valid UTF-8 print as \xHH, a
+ * backslash as \\, so that the text reads back unambiguously.
+ */
+static void
+text_str(const char *s)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 n;
+
+	while (*p != '\0') {
+		if (*p == '\\') {
+			fputs("\\\\", stdout);
+			p++;
+		} else if ((n = utf8_len(p)) == 0)
+			printf("\\x%02x", *p++);
+		else {
+			(void)fwrite(p, 1, n, stdout);
+			p += n;
+		}
+	}
 }
 
 /* spawnctl ps, kill and wait: the daemon's children, by pid. */

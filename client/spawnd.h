@@ -15,6 +15,10 @@
  *
  * Errors: functions returning int return >= 0 on success and a negative
  * errno on failure, except the posix face, which returns what POSIX does.
+ * Out-parameters (ret_*) that are not NULL are always written: on
+ * failure a pointer is set to NULL, a count to 0 and a struct to zeroes
+ * (struct spawnd_failure: error 0, SPAWND_STEP_NONE, action -1), so that a
+ * caller that ignores the result never sees stale data.
  * Nothing here logs, prints, aborts, exits, installs signal handlers or
  * forks.  Every fd the library creates is O_CLOEXEC.
  *
@@ -24,9 +28,12 @@
  * thread at any time.  The posix face keeps one process-wide, locked table
  * of the children it started (the only shared state in the library).
  *
- * Finding the daemon: $SPAWND_SOCKET if set and not empty, else
- * $XDG_RUNTIME_DIR/spawnd/socket if XDG_RUNTIME_DIR is set, else the
- * system socket /run/spawnd/socket.
+ * Finding the daemon: $SPAWND_SOCKET if set and not empty; else
+ * $XDG_RUNTIME_DIR/spawnd/socket if XDG_RUNTIME_DIR is set to an absolute
+ * path; else, for effective uid 0, the system socket /run/spawnd/socket;
+ * else /tmp/spawnd-EUID/socket (EUID in decimal), a private directory as
+ * tmux's /tmp/tmux-UID: autostart creates it 0700 and refuses it unless
+ * it is ours, mode 0700 and not a symlink.
  */
 
 #ifndef SPAWND_H
@@ -103,11 +110,30 @@ int	spawnd_socket_path(char *buf, size_t len);
 /*
  * Connects to the daemon at path (NULL: the default path) and performs the
  * version handshake.  timeout_ms bounds the handshake (-1: no bound).
- * Returns 0 and *ret_client, or -ENOENT/-ECONNREFUSED (no daemon),
- * -EACCES (not allowed), -EPROTONOSUPPORT (version), -ETIMEDOUT, -EPROTO.
+ * Before sending anything, even the handshake, it checks who listens
+ * (SO_PEERCRED): the caller's effective uid or root, and for a root
+ * caller root only.  The process that answers the handshake (as the
+ * kernel's SCM_CREDENTIALS name it) is taken as the daemon: pidfds of
+ * children are then believed only for its children (spawnd_spawn()).
+ * Returns 0 and *ret_client,
+ * or -ENOENT/-ECONNREFUSED (no daemon), -EACCES (not allowed), -EPERM
+ * (the server is another user's: nothing was sent; see
+ * spawnd_socket_peer() to name it), -EPROTONOSUPPORT (version),
+ * -ETIMEDOUT, -EPROTO.
  */
 int	spawnd_connect(const char *path, int timeout_ms,
 	    struct spawnd_client **ret_client);
+
+/*
+ * Who listens at path (NULL: the default path), as SO_PEERCRED tells:
+ * its uid and pid (the daemon's, or under socket activation its service
+ * manager's).  It connects and closes at once, sending nothing.  For the
+ * message after spawnd_connect() returned -EPERM: returns 0 when that uid
+ * is trusted (the caller's effective uid, or root; for root only root),
+ * -EPERM when not (*ret_uid and *ret_pid are set in both cases), or the
+ * errors of connect(2).
+ */
+int	spawnd_socket_peer(const char *path, uid_t *ret_uid, pid_t *ret_pid);
 
 /*
  * As spawnd_connect(), but when no daemon answers at path (NULL: the
@@ -117,9 +143,16 @@ int	spawnd_connect(const char *path, int timeout_ms,
  * "spawnd" searched in PATH); it runs in its own session with
  * --exit-idle-time=60.  Any number of callers racing on one path end with
  * one daemon and all connected: starters serialize on an flock of
- * PATH.start.lock.  Returns 0 (a daemon was there), 1 (this call started
- * it), or a negative errno as spawnd_connect(); -EIO if the daemon failed
- * to start.
+ * PATH.start.lock.  Before starting anything it walks the socket's
+ * directory from / one component at a time: no symlink anywhere (-ELOOP),
+ * no ".." (-EINVAL), every directory ours or root's and not writable by
+ * group or others unless sticky with our (or root's) entry in it, the
+ * socket's own directory never writable by others (-EPERM otherwise; for
+ * the default /tmp/spawnd-EUID: ours and mode 0700).  It creates that
+ * last directory 0700 if missing and opens the lock file in it without
+ * following symlinks (-ELOOP).  Returns 0 (a daemon was there), 1 (this
+ * call started it), or a negative errno as spawnd_connect(); -EIO if the
+ * daemon failed to start.
  */
 int	spawnd_connect_autostart(const char *path, const char *spawnd,
 	    int timeout_ms, struct spawnd_client **ret_client);
@@ -272,7 +305,13 @@ int	spawnd_req_add_tcsetpgrp(struct spawnd_req *req, int fd);
  * when the child's set-up or exec failed that is its errno, and
  * *ret_failure (if not NULL) says which step failed; other failures
  * (-EPIPE, -ECONNRESET: the daemon went away; -EPROTO) leave
- * ret_failure->step at SPAWND_STEP_NONE.
+ * ret_failure->step at SPAWND_STEP_NONE.  -EPROTO also comes when the
+ * pidfd sent with the child is not a pidfd for the pid the daemon named,
+ * or that process's parent is not the daemon (/proc/self/fdinfo,
+ * /proc/PID/stat): the pidfd is closed and the connection dropped (tied
+ * children are then stopped).  A child already reaped is accepted: its
+ * pidfd signals nobody, and its pid must name no live process but a
+ * child of the daemon.
  */
 int	spawnd_spawn(struct spawnd_client *client, const struct spawnd_req *req,
 	    struct spawnd_child **ret_child, struct spawnd_failure *ret_failure);
@@ -444,7 +483,7 @@ int	spawnd_posix_spawnattr_settied_np(spawnd_posix_spawnattr_t *attr,
  * retrying is safe); -ENOENT when a directory in path is missing, or when
  * path is a dangling symbolic link (O_EXCL never follows a final symlink,
  * so creation through one cannot be race-free: pass the link's target);
- * the other errors of open(2).  *ret_created is untouched on failure.
+ * the other errors of open(2).  *ret_created is 0 on failure.
  */
 int	spawnd_create_or_open(int dirfd, const char *path, int flags,
 	    mode_t mode, int *ret_created);

@@ -16,13 +16,18 @@
 #include "fdio.h"
 #include "proto.h"
 
-/* Control buffer for PROTO_MAX_FDS fds, aligned as cmsg needs. */
+/*
+ * Control buffer for PROTO_MAX_FDS fds (and credentials, for
+ * fdio_recv_cred()), aligned as cmsg needs.
+ */
 union fdio_cmsg {
 	struct cmsghdr	hdr;
-	char		buf[CMSG_SPACE(PROTO_MAX_FDS * sizeof(int))];
+	char		buf[CMSG_SPACE(PROTO_MAX_FDS * sizeof(int)) +
+			    CMSG_SPACE(sizeof(struct ucred))];
 };
 
-static int	collect_fds(struct msghdr *, int *, size_t, size_t *);
+static int	collect_fds(struct msghdr *, int *, size_t, size_t *,
+		    struct ucred *);
 
 void
 fdio_close_all(const int *fds, size_t n)
@@ -72,12 +77,14 @@ fdio_send(int sock, const struct iovec *iov, int iovcnt, const int *fds,
 
 /*
  * Moves every fd the kernel installed into fds[], closing at once those
- * that do not fit.  Returns -EPROTO if anything but SCM_RIGHTS came or more
- * than maxfds fds came; all cmsgs are walked regardless, so that no
- * installed fd is left behind.
+ * that do not fit.  Returns -EPROTO if anything but SCM_RIGHTS (and
+ * SCM_CREDENTIALS when ret_cred is not NULL) came or more than maxfds fds
+ * came; all cmsgs are walked regardless, so that no installed fd is left
+ * behind.
  */
 static int
-collect_fds(struct msghdr *msg, int *fds, size_t maxfds, size_t *ret_nfds)
+collect_fds(struct msghdr *msg, int *fds, size_t maxfds, size_t *ret_nfds,
+    struct ucred *ret_cred)
 {
 	struct cmsghdr	*cmsg;
 	size_t		 got = 0, i, n;
@@ -85,6 +92,12 @@ collect_fds(struct msghdr *msg, int *fds, size_t maxfds, size_t *ret_nfds)
 
 	for (cmsg = CMSG_FIRSTHDR(msg); cmsg != NULL;
 	    cmsg = CMSG_NXTHDR(msg, cmsg)) {
+		if (ret_cred != NULL && cmsg->cmsg_level == SOL_SOCKET &&
+		    cmsg->cmsg_type == SCM_CREDENTIALS &&
+		    cmsg->cmsg_len == CMSG_LEN(sizeof *ret_cred)) {
+			memcpy(ret_cred, CMSG_DATA(cmsg), sizeof *ret_cred);
+			continue;
+		}
 		if (cmsg->cmsg_level != SOL_SOCKET ||
 		    cmsg->cmsg_type != SCM_RIGHTS) {
 			error = -EPROTO;
@@ -110,6 +123,14 @@ ssize_t
 fdio_recv(int sock, void *buf, size_t len, int *fds, size_t maxfds,
     size_t *ret_nfds, int flags)
 {
+	return (fdio_recv_cred(sock, buf, len, fds, maxfds, ret_nfds, NULL,
+	    flags));
+}
+
+ssize_t
+fdio_recv_cred(int sock, void *buf, size_t len, int *fds, size_t maxfds,
+    size_t *ret_nfds, struct ucred *ret_cred, int flags)
+{
 	union fdio_cmsg	cm;
 	struct msghdr	msg;
 	struct iovec	iov;
@@ -118,6 +139,11 @@ fdio_recv(int sock, void *buf, size_t len, int *fds, size_t maxfds,
 	int		error;
 
 	*ret_nfds = 0;
+	if (ret_cred != NULL) {
+		ret_cred->pid = -1;
+		ret_cred->uid = (uid_t)-1;
+		ret_cred->gid = (gid_t)-1;
+	}
 	iov.iov_base = buf;
 	iov.iov_len = len;
 	memset(&msg, 0, sizeof msg);
@@ -131,7 +157,7 @@ fdio_recv(int sock, void *buf, size_t len, int *fds, size_t maxfds,
 	if (n == -1)
 		return (-errno);
 
-	error = collect_fds(&msg, fds, maxfds, &nfds);
+	error = collect_fds(&msg, fds, maxfds, &nfds, ret_cred);
 	if (msg.msg_flags & MSG_TRUNC)
 		error = -EMSGSIZE;
 	else if (msg.msg_flags & MSG_CTRUNC)

@@ -32,6 +32,17 @@ ssize_t	fdio_send(int sock, const struct iovec *iov, int iovcnt,
 ssize_t	fdio_recv(int sock, void *buf, size_t len, int *fds, size_t maxfds,
 	    size_t *ret_nfds, int flags);
 
+/*
+ * As fdio_recv(), on a socket with SO_PASSCRED set: the sender's
+ * SCM_CREDENTIALS (as the kernel vouches for them, in our namespaces: pid
+ * 0 if not visible here) go to *ret_cred, whose pid is -1 if none came.
+ * Credentials are control data that fdio_recv() refuses.
+ */
+struct ucred;
+ssize_t	fdio_recv_cred(int sock, void *buf, size_t len, int *fds,
+	    size_t maxfds, size_t *ret_nfds, struct ucred *ret_cred,
+	    int flags);
+
 /* Closes fds[0..n), keeping errno. */
 void	fdio_close_all(const int *fds, size_t n);
 

@@ -206,9 +206,9 @@ test_max_connections_per_uid(void)
 	    NULL };
 	struct st_opts		 o = { .args = args, .uid = 65534,
 				    .gid = 65534 };
-	struct spawnd_client	*c[2] = { NULL };
+	struct spawnd_client	*c[2] = { NULL }, *x;
 	struct tl_daemon	 d;
-	int			 i, status;
+	int			 i, status, s[2] = { -1, -1 };
 	pid_t			 pid;
 
 	tl_log("== --max-connections-per-uid 2");
@@ -219,9 +219,21 @@ test_max_connections_per_uid(void)
 	if (st_start(&d, &o) != 0)
 		return;
 	idle_base = tl_idle_fds(&d);
-	for (i = 0; i < 2; i++)
-		CHECK_OK(spawnd_connect(d.sock, 5000, &c[i]));
-	(void)refused(&d, 20);
+	if (o.uid == 0) {
+		for (i = 0; i < 2; i++)
+			CHECK_OK(spawnd_connect(d.sock, 5000, &c[i]));
+		(void)refused(&d, 20);
+	} else {
+		/*
+		 * Root's library sends nothing to a daemon not run by root
+		 * (issue 12): root's connections are raw ones here.
+		 */
+		CHECK_INT(spawnd_connect(d.sock, 5000, &x), ==, -EPERM);
+		for (i = 0; i < 2; i++) {
+			s[i] = st_raw_connect(d.sock);
+			CHECK_OK(st_hello(s[i], 1));
+		}
+	}
 	raw_refused(&d);
 	if (o.uid != 0) {
 		/* Another uid is counted apart: 2 more get in, the 3rd not. */
@@ -243,9 +255,14 @@ test_max_connections_per_uid(void)
 		CHECK(WIFEXITED(status));
 		CHECK_INT(WEXITSTATUS(status), ==, 0);
 	}
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < 2; i++) {
 		spawnd_client_free(c[i]);
+		if (s[i] != -1)
+			close(s[i]);
+	}
+	st_euid(o.uid);		/* finish() spawns through the library */
 	finish(&d);
+	st_euid(0);
 }
 
 static void

@@ -54,6 +54,22 @@ assert_eq 1 $? "wait of a foreign pid"
 kill "$other"
 wait "$other" 2>/dev/null
 
+note "ps escapes control characters in argv (terminal escapes)"
+# sh's $0 carries the escapes; exec leaves one process to kill.
+evil=$'\e]0;owned\a\e[2J\x9b\xc2\x9b1m\\ok \xc3\xa9'
+"$SPAWNCTL" run --detach -- sh -c 'exec sleep 30' "$evil" >"$dir/e.pid"
+epid=$(cat "$dir/e.pid")
+"$SPAWNCTL" ps >"$dir/ps.out"
+assert_eq 0 "$(tr -d '\n' <"$dir/ps.out" | LC_ALL=C grep -c $'[\x01-\x1f\x7f]')" \
+    "control characters in ps output"
+assert_contains "$dir/ps.out" \
+    'exec sleep 30 \x1b]0;owned\x07\x1b[2J\x9b\xc2\x9b1m\\ok '$'\xc3\xa9' \
+    "escaped argv"
+"$SPAWNCTL" ps --json >"$dir/ps.json"
+assert_contains "$dir/ps.json" '\u001b]0;owned\u0007' "json escapes"
+"$SPAWNCTL" kill "$epid"
+wait_pid_gone "$epid" 10 || fail "escaped child $epid did not stop"
+
 note "wait of a child that exits by itself"
 "$SPAWNCTL" run --detach -- sh -c 'sleep 0.5; exit 9' >"$dir/d.pid"
 "$SPAWNCTL" wait "$(cat "$dir/d.pid")"

@@ -111,6 +111,34 @@ st_exec_daemon(int outfd, const struct st_opts *o, char *const argv[],
 }
 
 /*
+ * The library trusts only a daemon of its own effective uid or root's,
+ * and a root client root's only: a root test reaches a daemon run as uid
+ * with its effective uid set to uid meanwhile (seteuid: glibc changes
+ * every thread's).  Connections made then stay that uid's.
+ */
+static inline void
+st_euid(uid_t uid)
+{
+	if (getuid() == 0 && seteuid(uid) == -1)
+		tl_fail(__FILE__, __LINE__, "seteuid(%u): %s", (unsigned)uid,
+		    strerror(errno));
+}
+
+/* tl_ping() of a daemon run as uid. */
+static inline int
+st_ping_as(const char *sock, uid_t uid, int timeout_ms)
+{
+	int	r;
+
+	if (uid == 0 || getuid() != 0)
+		return tl_ping(sock, timeout_ms);
+	st_euid(uid);
+	r = tl_ping(sock, timeout_ms);
+	st_euid(0);
+	return r;
+}
+
+/*
  * Starts a daemon on DIR/socket (DIR fresh, owned by o->uid), waits until
  * it answers a ping.  Returns 0, or -1 after reporting a failure.  Stop it
  * with tl_stop().
@@ -216,7 +244,8 @@ st_start(struct tl_daemon *d, const struct st_opts *o)
 			return -1;
 		}
 		if (access(d->sock, F_OK) == 0 && (o->no_ping ||
-		    tl_ping(d->sock, o->valgrind ? 10000 : 1000) == 0))
+		    st_ping_as(d->sock, o->uid, o->valgrind ? 10000 : 1000) ==
+		    0))
 			break;
 		if (tl_now_ms() >= end) {
 			tl_fail(__FILE__, __LINE__, "daemon not answering on "
