@@ -60,9 +60,9 @@ usage(FILE *f, int code)
 "                                    parent exits 0 (for autostart)\n"
 "      --exit-idle-time SECONDS      exit after SECONDS without connections\n"
 "                                    or children (for socket activation)\n"
-"      --launch auto|vfork|async     wait for each child's exec (vfork),\n"
-"                                    or serve on meanwhile (async); auto:\n"
-"                                    wait while CPUs are free (default)\n"
+"      --launch auto|vfork|async     serve on while a child execs (async,\n"
+"                                    and auto, the default), or stop until\n"
+"                                    it has (vfork: trusts every client)\n"
 "  -V, --version\n"
 "  -h, --help\n");
 	exit(code);

@@ -39,7 +39,7 @@ struct limits {
 
 /* How child_spawn() waits for the exec (--launch). */
 enum launch_mode {
-	LAUNCH_AUTO,		/* vfork while CPUs are free, else async */
+	LAUNCH_AUTO,		/* async where RS_ASYNC allows it */
 	LAUNCH_VFORK,		/* stop until the child has exec'd */
 	LAUNCH_ASYNC,		/* serve on; a pipe's EOF tells */
 };
