@@ -114,6 +114,8 @@ struct launch {
 	struct setup		 s;
 	struct proto_spawn	 req;
 	void			*body;		/* req's strings */
+	size_t			 charged;	/* to uid: conn_charge() */
+	uid_t			 uid;
 	char			*stack;
 	int			 rfd;		/* notify pipe, read end */
 	struct event		*ev;
@@ -976,6 +978,8 @@ child_spawn(const struct child_spec *spec, struct conn *c, uint32_t id,
 	}
 	ch->pid = pid;
 	ch->pidfd = pidfd;
+	l->uid = spec->uid;
+	l->charged = spec->charged;	/* ours now, with the body */
 	(void)clock_gettime(CLOCK_MONOTONIC, &ch->started);
 	TAILQ_INSERT_TAIL(&children, ch, entry);
 	sd.nchildren++;
@@ -1100,6 +1104,7 @@ child_launch_free(struct launch *l)
 	child_stack_put(l->stack);
 	proto_spawn_free(&l->req);
 	free(l->body);
+	conn_uncharge(l->uid, 0, l->charged);
 	free(l);
 }
 

@@ -4,6 +4,7 @@
  */
 
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +32,7 @@ static void	signals_init(void);
 static void	leave_terminal(void);
 static void	go_background(void);
 static void	on_signal(int, short, void *);
+static void	limits_fds(int);
 
 static void
 usage(FILE *f, int code)
@@ -54,6 +56,10 @@ usage(FILE *f, int code)
 "      --max-fds N                   fds with one request (253, the most)\n"
 "      --handshake-timeout MS        connect to HELLO (5000)\n"
 "      --request-timeout MS          first to last frame of a request (10000)\n"
+"      --max-pending-fds-per-uid N   fds held by one uid's requests still\n"
+"                                    arriving (default: from RLIMIT_NOFILE)\n"
+"      --max-pending-bytes-per-uid BYTES  memory held by one uid's requests\n"
+"                                    arriving or not exec'd yet (64 MiB)\n"
 "      --allow-foreign-namespaces    serve peers in other user, mount or\n"
 "                                    pid namespaces (refused by default)\n"
 "      --background                  fork once the socket is bound; the\n"
@@ -95,6 +101,28 @@ default_path(char *buf, size_t len)
 	if ((size_t)snprintf(buf, len, "%s/spawnd/socket", p) >= len)
 		fatalx("XDG_RUNTIME_DIR too long");
 	return buf;
+}
+
+/*
+ * The fds pending requests may hold (split requests still arriving hold
+ * theirs until the last frame): a quarter of RLIMIT_NOFILE (raised to the
+ * hard limit by child_init) is never theirs, so that accept, the peers'
+ * pidfds, the children's pidfds and notify pipes go on; the rest is
+ * shared by the uids served (ours and root), unless --max-pending-fds-
+ * per-uid says otherwise.
+ */
+static void
+limits_fds(int set)
+{
+	struct rlimit	 rl;
+	size_t		 nofile = 1024;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		nofile = (size_t)rl.rlim_cur;
+	sd.limits.pending_fds_all = nofile - nofile / 4;
+	if (!set)
+		sd.limits.pending_fds = sd.uid == 0 ?
+		    sd.limits.pending_fds_all : sd.limits.pending_fds_all / 2;
 }
 
 /*
@@ -222,6 +250,8 @@ main(int argc, char **argv)
 		{ "allow-foreign-namespaces", no_argument, NULL, 11 },
 		{ "background", no_argument, NULL, 12 },
 		{ "launch", required_argument, NULL, 13 },
+		{ "max-pending-fds-per-uid", required_argument, NULL, 14 },
+		{ "max-pending-bytes-per-uid", required_argument, NULL, 15 },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -231,7 +261,7 @@ main(int argc, char **argv)
 	struct event	*sigev[3];
 	int		 ch, debug = 0, fd, i;
 	unsigned int	 idle = 0;
-	int		 background = 0;
+	int		 background = 0, pending_fds_set = 0;
 	const int	 sigs[3] = { SIGTERM, SIGINT, SIGHUP };
 
 	sd.limits = LIMITS_DEFAULT;
@@ -271,6 +301,11 @@ main(int argc, char **argv)
 				fatalx("--launch: expected auto, vfork or "
 				    "async, got '%s'", optarg);
 			break;
+		case 14: sd.limits.pending_fds = parse_count(
+		    "--max-pending-fds-per-uid", optarg);
+			pending_fds_set = 1; break;
+		case 15: sd.limits.pending_bytes = parse_count(
+		    "--max-pending-bytes-per-uid", optarg); break;
 		case 'V': printf("spawnd %s\n", SPAWND_VERSION_STR); exit(0);
 		case 'h': usage(stdout, 0);
 		default: usage(stderr, 2);
@@ -287,6 +322,7 @@ main(int argc, char **argv)
 	signals_init();
 	sd.uid = geteuid();
 	child_init();
+	limits_fds(pending_fds_set);
 	if ((sd.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 
