@@ -372,11 +372,13 @@ conn_dispatch(struct conn *c, const struct proto_hdr *hdr,
 		/*
 		 * A LIST's replies may take the queue past --max-queue: they
 		 * are bounded by the children, and a client must be able to
-		 * list them all.  The excess is allowed until the queue has
-		 * drained; a LIST that finds the queue over the limit (the
-		 * last one not read yet) gets no allowance.
+		 * list them all.  The allowance shrinks as the queue is sent,
+		 * and a LIST gets one only when the queue is within the limit
+		 * and no earlier allowance is left: so the queue never holds
+		 * more than --max-queue plus one LIST's replies.
 		 */
-		c->listing = c->outq_bytes <= sd.limits.outq_bytes;
+		c->listing = c->outq_bytes <= sd.limits.outq_bytes &&
+		    c->list_grace == 0;
 		child_list(c, hdr->id, c->uid);
 		conn_send(c, PROTO_OK, hdr->id, NULL, 0, -1);
 		c->listing = 0;
@@ -865,6 +867,8 @@ conn_write(int fd, short what, void *arg)
 		}
 		STAILQ_REMOVE_HEAD(&c->outq, entry);
 		c->outq_bytes -= o->len;
+		c->list_grace -= o->len < c->list_grace ? o->len :
+		    c->list_grace;
 		if (o->fd != -1)
 			(void)close(o->fd);
 		free(o);
