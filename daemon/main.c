@@ -5,7 +5,9 @@
 
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -33,6 +35,7 @@ static void	leave_terminal(void);
 static void	go_background(void);
 static void	on_signal(int, short, void *);
 static void	limits_fds(int);
+static void	fds_init(void);
 
 static void
 usage(FILE *f, int code)
@@ -101,6 +104,48 @@ default_path(char *buf, size_t len)
 	if ((size_t)snprintf(buf, len, "%s/spawnd/socket", p) >= len)
 		fatalx("XDG_RUNTIME_DIR too long");
 	return buf;
+}
+
+/*
+ * Whatever started us may have left fds open (a shell's "exec 7>>file", a
+ * careless parent): a writable file held by the forker is what spawnd
+ * exists to avoid, and ETXTBSY for whoever runs it.  Close all but stdio
+ * and systemd's sockets; stdin becomes /dev/null (nothing is read there),
+ * a closed stdout or stderr /dev/null too (else the listening socket could
+ * land there and get the log lines); a stdout or stderr on a writable
+ * file goes to a logger (log_detach).
+ */
+static void
+fds_init(void)
+{
+	DIR		*d;
+	struct dirent	*de;
+	int		 n, fd, keep;
+
+	n = sd_listen_fds(0);
+	keep = SD_LISTEN_FDS_START + (n > 0 ? n : 0);
+	if (syscall(SYS_close_range, (unsigned)keep, ~0U, 0) == -1) {
+		/* No close_range (valgrind, old kernels): one by one. */
+		if ((d = opendir("/proc/self/fd")) == NULL)
+			fatal("/proc/self/fd");
+		while ((de = readdir(d)) != NULL) {
+			fd = atoi(de->d_name);
+			if (de->d_name[0] != '.' && fd >= keep &&
+			    fd != dirfd(d))
+				(void)close(fd);
+		}
+		(void)closedir(d);
+	}
+	if ((fd = open("/dev/null", O_RDWR)) == -1)
+		fatal("/dev/null");
+	if (fd != STDIN_FILENO && dup2(fd, STDIN_FILENO) == -1)
+		fatal("dup2");
+	for (n = STDOUT_FILENO; n <= STDERR_FILENO; n++)
+		if (fd != n && fcntl(n, F_GETFD) == -1 && dup2(fd, n) == -1)
+			fatal("dup2");
+	if (fd > STDERR_FILENO)
+		(void)close(fd);
+	log_detach(keep);
 }
 
 /*
@@ -318,6 +363,7 @@ main(int argc, char **argv)
 		fatalx("--max-request is at most %u, --max-fds at most %u",
 		    PROTO_MAX_REQUEST, PROTO_MAX_FDS);
 
+	fds_init();
 	log_init(debug);
 	signals_init();
 	sd.uid = geteuid();

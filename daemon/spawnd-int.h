@@ -74,6 +74,7 @@ void	notify_changed(void);
 void	notify_free(void);
 
 /* log.c */
+void	log_detach(int nkeep);
 void	log_init(int debug);
 int	log_debugging(void);
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
