@@ -1177,8 +1177,15 @@ child_reaped(int fd, short what, void *arg)
 	if (syscall(SYS_waitid, P_PIDFD, ch->pidfd, &si, WEXITED | WNOHANG,
 	    &ru) == -1 || si.si_pid == 0) {
 		log_warn("waitid child %d, retrying", (int)ch->pid);
-		event_add(ch->ev, NULL);
-		return;
+		if (event_add(ch->ev, NULL) == 0)
+			return;
+		/* It would never be reaped: make sure it is gone, reap it. */
+		log_warnx("cannot watch child %d, killing it", (int)ch->pid);
+		(void)syscall(SYS_pidfd_send_signal, ch->pidfd, SIGKILL, NULL,
+		    0);
+		if (syscall(SYS_waitid, P_PIDFD, ch->pidfd, &si, WEXITED,
+		    &ru) == -1)
+			return;
 	}
 	child_report(ch, &si, &ru);
 	log_debug("child %d exited, code %d status %d", (int)ch->pid,
@@ -1400,7 +1407,13 @@ child_stop(struct child *ch)
 	ch->stopping = 1;
 	(void)child_signal(ch, SIGTERM,
 	    (ch->flags & PROTO_SPAWN_KILL_GROUP) != 0);
-	evtimer_add(ch->timer, &tv);
+	/* No timer, no SIGKILL later: no grace then. */
+	if (evtimer_add(ch->timer, &tv) == -1) {
+		log_warnx("child %d: cannot time its grace, killing it",
+		    (int)ch->pid);
+		(void)child_signal(ch, SIGKILL,
+		    (ch->flags & PROTO_SPAWN_KILL_GROUP) != 0);
+	}
 }
 
 /* Connection c is gone: its children are orphans, stopped unless detached. */

@@ -99,6 +99,7 @@ static void	conn_free(struct conn *);
 static void	conn_closing(struct conn *);
 
 static void	conn_sweep(int, short, void *);
+static int	conn_sweep_arm(void);
 static uint64_t	conn_now(void);
 
 /*
@@ -154,16 +155,30 @@ conn_new(int fd, uid_t uid, pid_t pid)
 	TAILQ_INSERT_TAIL(&conns, c, entry);
 	sd.nconns++;
 	notify_changed();
+	/* Without the sweep, its deadlines would never be enforced. */
+	if (conn_sweep_arm() == -1) {
+		log_warnx("connection from pid %d: cannot arm the deadline "
+		    "sweep, dropping", (int)pid);
+		conn_free(c);
+		return;
+	}
+	log_debug("connection from pid %d uid %u", (int)pid, (unsigned)uid);
+}
+
+/* The deadline sweep runs once a second while there are connections. */
+static int
+conn_sweep_arm(void)
+{
+	struct timeval	 tv = { 1, 0 };
+
 	if (conn_sweep_ev == NULL)
 		conn_sweep_ev = event_new(sd.base, -1, EV_PERSIST, conn_sweep,
 		    NULL);
-	if (conn_sweep_ev != NULL && !event_pending(conn_sweep_ev, EV_TIMEOUT,
-	    NULL)) {
-		struct timeval	 tv = { 1, 0 };
-
-		event_add(conn_sweep_ev, &tv);
-	}
-	log_debug("connection from pid %d uid %u", (int)pid, (unsigned)uid);
+	if (conn_sweep_ev == NULL)
+		return -1;
+	if (event_pending(conn_sweep_ev, EV_TIMEOUT, NULL))
+		return 0;
+	return event_add(conn_sweep_ev, &tv);
 }
 
 static uint64_t
@@ -296,9 +311,15 @@ conn_read(int fd, short what, void *arg)
 			if (c->hev == NULL)
 				c->hev = event_new(sd.base, fd, EV_CLOSED,
 				    conn_hangup, c);
-			if (c->hev == NULL || event_add(c->hev, NULL) == -1)
-				log_warnx("pid %d: cannot watch for hang-up",
-				    (int)c->pid);
+			/*
+			 * Unwatched, a client gone while its child waits
+			 * before exec would leave it running: close now.
+			 */
+			if (c->hev == NULL || event_add(c->hev, NULL) == -1) {
+				log_warnx("pid %d: cannot watch for hang-up, "
+				    "closing", (int)c->pid);
+				conn_closing(c);
+			}
 			return;
 		}
 	}
@@ -626,8 +647,11 @@ conn_spawned(struct conn *c, uint32_t id, const struct proto_spawn *req,
 		c->paused = 0;
 		if (c->hev != NULL)
 			event_del(c->hev);
-		if (c->state != CONN_CLOSING)
-			event_add(c->rev, NULL);
+		if (c->state != CONN_CLOSING && event_add(c->rev, NULL) == -1) {
+			log_warnx("pid %d: cannot read on, closing",
+			    (int)c->pid);
+			conn_closing(c);
+		}
 	}
 }
 
@@ -842,7 +866,12 @@ conn_send(struct conn *c, uint16_t type, uint32_t id, const uint8_t *payload,
 	c->outq_bytes += o->len;
 	if (c->listing)
 		c->list_grace += o->len;
-	event_add(c->wev, NULL);
+	/* Else the queue would never be sent: a stalled connection. */
+	if (event_add(c->wev, NULL) == -1) {
+		log_warnx("pid %d: cannot watch for room to reply, closing",
+		    (int)c->pid);
+		conn_closing(c);
+	}
 }
 
 /* The socket has room: send what is queued, in order. */

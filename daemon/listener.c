@@ -459,7 +459,9 @@ listener_pause(void)
 	if (listener_paused)
 		return;
 	event_del(listener_ev);
-	evtimer_add(listener_pause_ev, &tv);
+	/* Without the timer, the next fd freed (conn_free) resumes. */
+	if (evtimer_add(listener_pause_ev, &tv) == -1)
+		log_warnx("cannot time the pause of accept");
 	listener_paused = 1;
 }
 
