@@ -37,7 +37,10 @@ static int	log_is_file(int);
 static void	log_copy(const int *, const int *, int) __attribute__((noreturn));
 static void	log_emit(int, const char *, const char *const *);
 
+static void	log_wait_logger(void);
+
 static int	log_debug_on;
+static int	log_logger_fd = -1;	/* EOF: the logger has written all */
 static int	log_journal;
 
 /* Is fd a regular file open for writing? */
@@ -110,7 +113,7 @@ void
 log_detach(int nkeep)
 {
 	int	 fds[2] = { STDOUT_FILENO, STDERR_FILENO };
-	int	 in[2], out[2], w[2], p[2], n = 0, k, st;
+	int	 in[2], out[2], w[2], p[2], done[2], n = 0, k, st;
 	pid_t	 pid;
 
 	for (k = 0; k < 2; k++) {
@@ -124,8 +127,8 @@ log_detach(int nkeep)
 	}
 	if (n == 0)
 		return;
-	if ((pid = fork()) == -1)
-		fatal("fork");
+	if (pipe2(done, O_CLOEXEC) == -1 || (pid = fork()) == -1)
+		fatal("logger");
 	if (pid == 0) {
 		if (fork() != 0)
 			_exit(0);
@@ -138,8 +141,13 @@ log_detach(int nkeep)
 			(void)close(w[k]);
 		for (k = 3; k < nkeep; k++)
 			(void)close(k);
-		log_copy(in, out, n);
+		(void)close(done[0]);
+		log_copy(in, out, n);	/* done[1] closes as it exits */
 	}
+	(void)close(done[1]);
+	log_logger_fd = done[0];
+	if (atexit(log_wait_logger) != 0)
+		fatalx("atexit failed");
 	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
 		continue;
 	for (k = 0; k < n; k++) {
@@ -149,6 +157,29 @@ log_detach(int nkeep)
 		(void)close(w[k]);
 		(void)close(in[k]);
 	}
+}
+
+/*
+ * At exit: the last lines (a fatal error's) must be in the file before
+ * whoever started us reads it.  Let go of the pipes, and wait (2 s at
+ * most) for the logger to have copied them and exited.
+ */
+static void
+log_wait_logger(void)
+{
+	struct pollfd	 pfd = { log_logger_fd, POLLIN, 0 };
+	char		 b;
+	int		 fd;
+
+	(void)fflush(stdout);
+	if ((fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1)
+		return;
+	(void)dup2(fd, STDOUT_FILENO);
+	(void)dup2(fd, STDERR_FILENO);
+	(void)close(fd);
+	while (poll(&pfd, 1, 2000) == 1 && read(log_logger_fd, &b, 1) == -1 &&
+	    errno == EINTR)
+		continue;
 }
 
 /* Decides once whether stderr is the journal, as sd-daemon(3) describes. */
