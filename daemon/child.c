@@ -165,6 +165,8 @@ static int		 child_nstacks;
 static long		 child_page;
 static struct krlimit	 child_rlimits[PROTO_RLIMIT_COUNT];	/* ours now */
 static struct krlimit	 child_nofile;	/* RLIMIT_NOFILE as we found it */
+static unsigned int	 child_ncpu;	/* CPUs we may run on */
+static unsigned int	 child_nlaunching;	/* async, before exec */
 static uint64_t		 child_reset;	/* sd.sigchanged, bit sig - 1 */
 
 /*
@@ -176,10 +178,15 @@ void
 child_init(void)
 {
 	struct rlimit	 rl;
+	cpu_set_t	 cpus;
 	int		 r;
 
 	if ((child_page = sysconf(_SC_PAGESIZE)) <= 0)
 		child_page = 4096;
+	child_ncpu = 1;
+	if (sched_getaffinity(0, sizeof cpus, &cpus) == 0 &&
+	    CPU_COUNT(&cpus) > 1)
+		child_ncpu = (unsigned int)CPU_COUNT(&cpus);
 	for (r = 1; r <= PROTO_MAX_SIG; r++)
 		if (sigismember(&sd.sigchanged, r) == 1)
 			child_reset |= (uint64_t)1 << (r - 1);
@@ -988,9 +995,19 @@ child_spawn(const struct child_spec *spec, struct conn *c, uint32_t id,
 		return 0;
 	}
 	if ((l->ev = event_new(sd.base, l->rfd, EV_READ, child_launched,
-	    ch)) != NULL && event_add(l->ev, NULL) == 0)
+	    ch)) == NULL || event_add(l->ev, NULL) == -1) {
+		child_unwatched(ch);
 		return 0;
-	child_unwatched(ch);
+	}
+	/*
+	 * What CLONE_VFORK gave for free when the CPUs are idle: the child
+	 * runs at once, on our CPU, and we learn of its exec sooner (about
+	 * 5 % of a spawn's latency, measured).  A yield is no wait: if the
+	 * child blocks, we run on.  Under load it would give our CPU away to
+	 * busy children, and other clients with it: then not.
+	 */
+	if (child_nlaunching++ == 0 && sd.nchildren <= child_ncpu)
+		(void)sched_yield();
 	return 0;
 fail:
 	l->body = NULL;		/* the caller's again */
@@ -1015,9 +1032,11 @@ child_launched(int fd, short what, void *arg)
 	char			 b;
 
 	(void)what;
-	if (fd != -1)
+	if (fd != -1) {
 		while (read(fd, &b, 1) == -1 && errno == EINTR)
 			continue;
+		child_nlaunching--;
+	}
 	fail.index = PROTO_NO_INDEX;
 	if (l->s.step != PROTO_STEP_NONE) {
 		/* It wrote why and called _exit: reap it now. */
