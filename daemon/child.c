@@ -636,6 +636,7 @@ child_is_script(int fd)
 	int			 n = 0, len, rfd;
 	long			 r;
 
+	stx.stx_mode = 0;	/* the analyzer cannot see the asm write */
 	if (RS5(SYS_statx, fd, "", AT_EMPTY_PATH, STATX_TYPE, &stx) < 0)
 		return -1;
 	if (!S_ISREG(stx.stx_mode))

@@ -129,7 +129,8 @@ listener_check_dir(const char *path)
 	if (copy == NULL || (sofar = malloc(strlen(copy) + 2)) == NULL)
 		fatal("strdup");
 	dir = dirname(copy);
-	(void)strcpy(sofar, "/");
+	sofar[0] = '/';
+	sofar[1] = '\0';
 	if ((fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
 		fatal("/");
 	for (comp = listener_skip(dir);; comp = listener_skip(next)) {

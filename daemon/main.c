@@ -129,7 +129,7 @@ fds_init(void)
 		if ((d = opendir("/proc/self/fd")) == NULL)
 			fatal("/proc/self/fd");
 		while ((de = readdir(d)) != NULL) {
-			fd = atoi(de->d_name);
+			fd = (int)strtol(de->d_name, NULL, 10);
 			if (de->d_name[0] != '.' && fd >= keep &&
 			    fd != dirfd(d))
 				(void)close(fd);
