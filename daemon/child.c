@@ -100,6 +100,7 @@ struct setup {
 	uint64_t		 mask;		/* kernel sigset, 64 bits */
 	const char		*path;		/* NULL: exec_fd */
 	const char		*search;	/* PATH for path search, or NULL */
+	pid_t			 ppid;		/* the daemon */
 	int			 error;
 	int			 step;
 	int			 index;
@@ -113,6 +114,8 @@ struct launch {
 	struct setup		 s;
 	struct proto_spawn	 req;
 	void			*body;		/* req's strings */
+	size_t			 charged;	/* to uid: conn_charge() */
+	uid_t			 uid;
 	char			*stack;
 	int			 rfd;		/* notify pipe, read end */
 	struct event		*ev;
@@ -141,7 +144,10 @@ static void	child_fail(struct setup *, int, int, long);
 static void	child_prepare(struct setup *, const struct proto_spawn *,
 		    const int *, size_t);
 static int	child_cmp_fd(const void *, const void *);
+static int	child_fd_used(const struct setup *, int);
+static int	child_notify_pipe(struct launch *);
 static void	child_launched(int, short, void *);
+static void	child_unwatched(struct child *);
 static int	child_watch_new(struct child *, struct proto_failed *);
 static void	child_reaped(int, short, void *);
 static void	child_timer(int, short, void *);
@@ -160,9 +166,9 @@ static int		 child_nstacks;
 static long		 child_page;
 static struct krlimit	 child_rlimits[PROTO_RLIMIT_COUNT];	/* ours now */
 static struct krlimit	 child_nofile;	/* RLIMIT_NOFILE as we found it */
-static uint64_t		 child_reset;	/* sd.sigchanged, bit sig - 1 */
 static unsigned int	 child_ncpu;	/* CPUs we may run on */
 static unsigned int	 child_nlaunching;	/* async, before exec */
+static uint64_t		 child_reset;	/* sd.sigchanged, bit sig - 1 */
 
 /*
  * Records the daemon's rlimits and the dispositions it changed, and
@@ -264,9 +270,18 @@ child_main(void *arg)
 	 * A tied child must not outlive a daemon that dies without closing
 	 * its connections (SIGKILL, crash): nobody could stop it then.
 	 */
-	if (!(req->flags & PROTO_SPAWN_DETACH) &&
-	    (r = RS2(SYS_prctl, PR_SET_PDEATHSIG, SIGTERM)) < 0)
-		goto fail;
+	if (!(req->flags & PROTO_SPAWN_DETACH)) {
+		if ((r = RS2(SYS_prctl, PR_SET_PDEATHSIG, SIGTERM)) < 0)
+			goto fail;
+		/*
+		 * Not stopped by a CLONE_VFORK, the daemon may have died
+		 * before the call: then no signal will come.
+		 */
+		if (RS0(SYS_getppid) != s->ppid) {
+			r = -ESRCH;
+			goto fail;
+		}
+	}
 	step = PROTO_STEP_SETSID;
 	if ((req->flags & PROTO_SPAWN_SETSID) && (r = RS0(SYS_setsid)) < 0)
 		goto fail;
@@ -464,22 +479,24 @@ child_fds(struct setup *s)
 		    (req->fdmap[i].flags & PROTO_FD_CLOEXEC) != 0)) < 0)
 			return r;
 	}
-	for (i = 0; i < req->nfdmap; i++) {
-		int	 fd = req->fdmap[i].child_fd;
+	/* Close every gap between the kept: targets (sorted) and ours. */
+	for (i = 0;;) {
+		int	 next = -1;
 
-		if (fd > prev + 1 && (r = RS3(SYS_close_range,
-		    (unsigned)prev + 1, (unsigned)fd - 1, 0)) < 0)
+		while (i < req->nfdmap && req->fdmap[i].child_fd <= prev)
+			i++;
+		if (i < req->nfdmap)
+			next = req->fdmap[i].child_fd;
+		for (k = 0; k < 2; k++)
+			if (s->own[k] > prev && (next == -1 ||
+			    s->own[k] < next))
+				next = s->own[k];
+		if (next == -1)
+			break;
+		if (next > prev + 1 && (r = RS3(SYS_close_range,
+		    (unsigned)prev + 1, (unsigned)next - 1, 0)) < 0)
 			return r;
-		prev = fd;
-	}
-	/* own[0] (top) < own[1] (> top + nfds) here. */
-	for (k = 0; k < 2; k++) {
-		if (s->own[k] == -1)
-			continue;
-		if (s->own[k] > prev + 1 && (r = RS3(SYS_close_range,
-		    (unsigned)prev + 1, (unsigned)s->own[k] - 1, 0)) < 0)
-			return r;
-		prev = s->own[k];
+		prev = next;
 	}
 	r = RS3(SYS_close_range, (unsigned)prev + 1, ~0U, 0);
 	return r < 0 ? r : 0;
@@ -632,17 +649,26 @@ child_ctty(const struct setup *s)
 }
 
 /*
- * Does fd hold a "#!" script?  1 yes, 0 no, -1 cannot tell.  An O_PATH fd
- * cannot be read: read it through /proc/self/fd/N.
+ * Does fd hold a "#!" script?  1 yes, 0 no (or not readable, so that no
+ * interpreter could read it either), -1 cannot tell.  Only a regular file
+ * is read, and opened without waiting: a FIFO's open waits for a writer,
+ * a leased file's for the lease-break time.  An O_PATH fd cannot be read:
+ * read it through /proc/self/fd/N.
  */
 static int CHILD_CODE
 child_is_script(int fd)
 {
 	static const char	 prefix[] = "/proc/self/fd/";
+	struct statx		 stx;
 	char			 magic[2] = { 0, 0 }, path[32], digits[12];
 	int			 n = 0, len, rfd;
 	long			 r;
 
+	stx.stx_mode = 0;	/* the analyzer cannot see the asm write */
+	if (RS5(SYS_statx, fd, "", AT_EMPTY_PATH, STATX_TYPE, &stx) < 0)
+		return -1;
+	if (!S_ISREG(stx.stx_mode))
+		return 0;
 	if ((r = RS4(SYS_pread64, fd, magic, 2, 0)) == -EBADF) {
 		for (len = 0; prefix[len] != '\0'; len++) {
 			path[len] = prefix[len];
@@ -654,8 +680,11 @@ child_is_script(int fd)
 		while (n > 0)
 			path[len++] = digits[--n];
 		path[len] = '\0';
-		if ((r = RS4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC,
-		    0)) < 0)
+		r = RS4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_NONBLOCK |
+		    O_NOCTTY | O_CLOEXEC, 0);
+		if (r == -EACCES || r == -EPERM)
+			return 0;
+		if (r < 0)
 			return -1;
 		rfd = (int)r;
 		r = RS4(SYS_pread64, rfd, magic, 2, 0);
@@ -676,9 +705,10 @@ child_exec(const struct setup *s)
 	if (s->path == NULL) {
 		/*
 		 * An interpreter reopens a script through /dev/fd/N, so the
-		 * fd must survive exec for "#!" files; a file we can read and
-		 * is not one gets it close-on-exec and never sees it (an
-		 * O_PATH fd cannot be read: it is left open, to be safe).
+		 * fd must survive exec for "#!" files; any other file, and
+		 * one nobody may read (an execute-only binary), gets it
+		 * close-on-exec and never sees it.  Only a file that cannot
+		 * be told (its open would wait) keeps it, to be safe.
 		 */
 		if (child_is_script(s->own[0]) == 0)
 			(void)RS3(SYS_fcntl, s->own[0], F_SETFD, FD_CLOEXEC);
@@ -806,64 +836,88 @@ child_prepare(struct setup *s, const struct proto_spawn *req, const int *fds,
 }
 
 /*
- * Whether to clone without CLONE_VFORK.  Waiting for the exec costs us
- * nothing when the child gets a CPU at once, and saves the pipe and a
- * wake-up; but while our children keep the CPUs busy, a new one waits
- * its turn in the run queue (a millisecond and more), and every client
- * with it.  And a child can get stuck before its exec: opening a FIFO
- * waits for its writer.  So --launch auto waits only for requests without
- * an open action, while fewer children than CPUs are alive and none is
- * launching.
+ * Whether to clone without CLONE_VFORK.  With it the daemon is stopped in
+ * the kernel until the child has exec'd, and only SIGKILL ends that wait;
+ * but what the child waits for before its exec is the client's to choose:
+ * an open() of a FIFO waits for a writer, an exec of a file the client
+ * holds a write lease on waits out the lease-break time, a path on a FUSE
+ * mount waits for its server.  So the daemon never waits for a child
+ * unless told to (--launch vfork, which trusts every client), or cannot do
+ * otherwise (no raw system calls for the child: RS_ASYNC is 0).
  */
 static int
-child_async(const struct proto_spawn *req)
+child_async(void)
 {
-	uint32_t	 i;
+	return RS_ASYNC && sd.launch != LAUNCH_VFORK;
+}
 
-	if (!RS_ASYNC)
-		return 0;
-	switch (sd.launch) {
-	case LAUNCH_VFORK:
-		return 0;
-	case LAUNCH_ASYNC:
+/*
+ * Whether the child's fd set-up uses number fd: a target, the exec fd's
+ * place (top) or, when sources are copied first, a copy's.
+ */
+static int
+child_fd_used(const struct setup *s, int fd)
+{
+	const struct proto_spawn	*req = s->req;
+	uint32_t			 lo = 0, hi = req->nfdmap, mid;
+
+	if (s->exec_fd != -1 && fd == s->top)
 		return 1;
-	case LAUNCH_AUTO:
-		break;
-	}
-	if (child_nlaunching > 0 || sd.nchildren >= child_ncpu)
+	if (!s->direct && fd > s->top && fd <= s->top + (int)s->nfds)
 		return 1;
-	for (i = 0; i < req->nactions; i++)
-		if (req->actions[i].kind == PROTO_ACT_OPEN)
+	while (lo < hi) {		/* the map is sorted by child fd */
+		mid = lo + (hi - lo) / 2;
+		if (req->fdmap[mid].child_fd == fd)
 			return 1;
+		if (req->fdmap[mid].child_fd < fd)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return 0;
 }
 
 /*
  * The notify pipe: its write end goes to the child close-on-exec, so the
  * read end sees EOF once the child has exec'd or exited, and no sooner.
- * The child keeps it through its fd set-up, so it must sit above every
- * number the set-up uses: targets, copies (top + 1 + nfds) and exec fd.
- * Returns the write end, or -1 (no fd left, or none that high).
+ * The child keeps it through its fd set-up, so it must sit on a number
+ * the set-up does not use: where pipe2() put it if that is free, else
+ * above all the set-up uses, else the lowest free one (targets near
+ * RLIMIT_NOFILE).  Returns the write end, or -1 with errno set.
  */
 static int
 child_notify_pipe(struct launch *l)
 {
-	int	 p[2], fd, low = l->s.top + 1 + (int)l->s.nfds;
+	int	 p[2], fd, from, saved;
 
 	if (pipe2(p, O_CLOEXEC) == -1)
 		return -1;
-	if (p[1] < low) {
-		fd = fcntl(p[1], F_DUPFD_CLOEXEC, low);
+	fd = p[1];
+	if (child_fd_used(&l->s, fd)) {
+		fd = fcntl(p[1], F_DUPFD_CLOEXEC, l->s.top + 1 +
+		    (int)l->s.nfds);
+		from = 3;
+		while (fd == -1 && errno == EINVAL) {
+			if ((fd = fcntl(p[1], F_DUPFD_CLOEXEC, from)) == -1)
+				break;
+			if (child_fd_used(&l->s, fd)) {
+				(void)close(fd);
+				from = fd + 1;
+				fd = -1;
+				errno = EINVAL;
+			}
+		}
+		saved = errno;
 		(void)close(p[1]);
 		if (fd == -1) {
 			(void)close(p[0]);
+			errno = saved;
 			return -1;
 		}
-		p[1] = fd;
 	}
 	l->rfd = p[0];
-	l->s.own[1] = p[1];
-	return p[1];
+	l->s.own[1] = fd;
+	return fd;
 }
 
 /*
@@ -916,14 +970,31 @@ child_spawn(const struct child_spec *spec, struct conn *c, uint32_t id,
 	fail->error = ENOMEM;
 	if ((ch->timer = evtimer_new(sd.base, child_timer, ch)) == NULL)
 		goto fail;
+	/* The timeout counts from the clone: a child may never get to exec. */
+	if (ch->has_timeout) {
+		struct timeval	 tv = { ch->timeout_ms / 1000,
+		    (suseconds_t)(ch->timeout_ms % 1000) * 1000 };
+
+		if (evtimer_add(ch->timer, &tv) == -1)
+			goto fail;
+	}
 	fail->step = PROTO_STEP_FORK;
 	if ((l->stack = child_stack_get()) == NULL) {
 		fail->error = (uint32_t)errno;
 		goto fail;
 	}
-	/* Without room for the pipe (fds near the limit), wait instead. */
-	wfd = child_async(&l->req) ? child_notify_pipe(l) : -1;
-	async = wfd != -1;
+	/*
+	 * Without room for the pipe (fds near the limit, or targets close
+	 * to it), fail: waiting for the exec instead would let this
+	 * request stop the daemon.
+	 */
+	async = child_async();
+	wfd = -1;
+	if (async && (wfd = child_notify_pipe(l)) == -1) {
+		fail->error = errno == EINVAL ? EMFILE : (uint32_t)errno;
+		goto fail;
+	}
+	l->s.ppid = getpid();
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	pid = clone(child_main, l->stack + CHILD_STACK_SIZE, CLONE_VM |
@@ -943,29 +1014,29 @@ child_spawn(const struct child_spec *spec, struct conn *c, uint32_t id,
 	}
 	ch->pid = pid;
 	ch->pidfd = pidfd;
+	l->uid = spec->uid;
+	l->charged = spec->charged;	/* ours now, with the body */
 	(void)clock_gettime(CLOCK_MONOTONIC, &ch->started);
-	/* The timeout counts from here: a child may never get to exec. */
-	if (ch->has_timeout) {
-		struct timeval	 tv = { ch->timeout_ms / 1000,
-		    (suseconds_t)(ch->timeout_ms % 1000) * 1000 };
-
-		evtimer_add(ch->timer, &tv);
-	}
 	TAILQ_INSERT_TAIL(&children, ch, entry);
 	sd.nchildren++;
 	if (!async) {
 		child_launched(-1, EV_READ, ch);
 		return 0;
 	}
-	/*
-	 * Without a watch on the pipe (no memory for epoll), wait here: the
-	 * read blocks until the EOF.
-	 */
-	child_nlaunching++;
 	if ((l->ev = event_new(sd.base, l->rfd, EV_READ, child_launched,
-	    ch)) != NULL && event_add(l->ev, NULL) == 0)
+	    ch)) == NULL || event_add(l->ev, NULL) == -1) {
+		child_unwatched(ch);
 		return 0;
-	child_launched(l->rfd, EV_READ, ch);
+	}
+	/*
+	 * What CLONE_VFORK gave for free when the CPUs are idle: the child
+	 * runs at once, on our CPU, and we learn of its exec sooner (about
+	 * 5 % of a spawn's latency, measured).  A yield is no wait: if the
+	 * child blocks, we run on.  Under load it would give our CPU away to
+	 * busy children, and other clients with it: then not.
+	 */
+	if (child_nlaunching++ == 0 && sd.nchildren <= child_ncpu)
+		(void)sched_yield();
 	return 0;
 fail:
 	l->body = NULL;		/* the caller's again */
@@ -1024,6 +1095,29 @@ child_launched(int fd, short what, void *arg)
 }
 
 /*
+ * No watch on the notify pipe (no memory for epoll): the child cannot be
+ * left to the loop, and waiting for its exec would be waiting for the
+ * client.  Kill it (it runs on our memory, so wait for it to be gone,
+ * which SIGKILL makes short), and fail the request.
+ */
+static void
+child_unwatched(struct child *ch)
+{
+	struct launch	*l = ch->launch;
+	char		 b;
+
+	log_warnx("cannot watch a launching child, killing it");
+	(void)syscall(SYS_pidfd_send_signal, ch->pidfd, SIGKILL, NULL, 0);
+	while (read(l->rfd, &b, 1) == -1 && errno == EINTR)
+		continue;
+	if (l->s.step == PROTO_STEP_NONE) {
+		l->s.error = ENOMEM;
+		l->s.step = PROTO_STEP_REQUEST;
+	}
+	child_launched(-1, EV_READ, ch);
+}
+
+/*
  * A started child: watch its pidfd.  If that cannot be done, do not lose
  * it: kill and reap it, and fail with ENOMEM.
  */
@@ -1058,6 +1152,7 @@ child_launch_free(struct launch *l)
 	child_stack_put(l->stack);
 	proto_spawn_free(&l->req);
 	free(l->body);
+	conn_uncharge(l->uid, 0, l->charged);
 	free(l);
 }
 
@@ -1130,8 +1225,15 @@ child_reaped(int fd, short what, void *arg)
 	if (syscall(SYS_waitid, P_PIDFD, ch->pidfd, &si, WEXITED | WNOHANG,
 	    &ru) == -1 || si.si_pid == 0) {
 		log_warn("waitid child %d, retrying", (int)ch->pid);
-		event_add(ch->ev, NULL);
-		return;
+		if (event_add(ch->ev, NULL) == 0)
+			return;
+		/* It would never be reaped: make sure it is gone, reap it. */
+		log_warnx("cannot watch child %d, killing it", (int)ch->pid);
+		(void)syscall(SYS_pidfd_send_signal, ch->pidfd, SIGKILL, NULL,
+		    0);
+		if (syscall(SYS_waitid, P_PIDFD, ch->pidfd, &si, WEXITED,
+		    &ru) == -1)
+			return;
 	}
 	child_report(ch, &si, &ru);
 	log_debug("child %d exited, code %d status %d", (int)ch->pid,
@@ -1353,7 +1455,13 @@ child_stop(struct child *ch)
 	ch->stopping = 1;
 	(void)child_signal(ch, SIGTERM,
 	    (ch->flags & PROTO_SPAWN_KILL_GROUP) != 0);
-	evtimer_add(ch->timer, &tv);
+	/* No timer, no SIGKILL later: no grace then. */
+	if (evtimer_add(ch->timer, &tv) == -1) {
+		log_warnx("child %d: cannot time its grace, killing it",
+		    (int)ch->pid);
+		(void)child_signal(ch, SIGKILL,
+		    (ch->flags & PROTO_SPAWN_KILL_GROUP) != 0);
+	}
 }
 
 /* Connection c is gone: its children are orphans, stopped unless detached. */

@@ -82,7 +82,8 @@ static int	conn_spawn_frame(struct conn *, const struct proto_hdr *,
 		    const uint8_t *, int *, size_t);
 static int	conn_append(struct conn *, const uint8_t *, size_t);
 static void	conn_spawn(struct conn *, uint32_t, uint8_t *, size_t,
-		    const int *, size_t);
+		    size_t, const int *, size_t);
+static struct budget *conn_budget(uid_t);
 static void	conn_failed(struct conn *, uint32_t, int, int, uint32_t);
 static void	conn_log_spawn(const struct conn *, const struct proto_spawn *,
 		    pid_t, const struct proto_failed *);
@@ -98,9 +99,23 @@ static void	conn_free(struct conn *);
 static void	conn_closing(struct conn *);
 
 static void	conn_sweep(int, short, void *);
+static int	conn_sweep_arm(void);
 static uint64_t	conn_now(void);
 
+/*
+ * What the pending requests of one uid hold: the fds and the buffer of a
+ * request still arriving in several frames, and the body of one whose
+ * child has not exec'd yet (child.c keeps it until then).  Only the
+ * daemon's own uid and root are served, so two suffice.
+ */
+struct budget {
+	size_t			 fds;
+	size_t			 bytes;
+};
+
 static TAILQ_HEAD(, conn) conns = TAILQ_HEAD_INITIALIZER(conns);
+static struct budget	 conn_budgets[2];	/* root, the served uid */
+static size_t		 conn_pending_fds;	/* all uids */
 static struct event	*conn_sweep_ev;
 
 /* One frame at a time; single-threaded, so one buffer serves all. */
@@ -140,16 +155,30 @@ conn_new(int fd, uid_t uid, pid_t pid)
 	TAILQ_INSERT_TAIL(&conns, c, entry);
 	sd.nconns++;
 	notify_changed();
+	/* Without the sweep, its deadlines would never be enforced. */
+	if (conn_sweep_arm() == -1) {
+		log_warnx("connection from pid %d: cannot arm the deadline "
+		    "sweep, dropping", (int)pid);
+		conn_free(c);
+		return;
+	}
+	log_debug("connection from pid %d uid %u", (int)pid, (unsigned)uid);
+}
+
+/* The deadline sweep runs once a second while there are connections. */
+static int
+conn_sweep_arm(void)
+{
+	struct timeval	 tv = { 1, 0 };
+
 	if (conn_sweep_ev == NULL)
 		conn_sweep_ev = event_new(sd.base, -1, EV_PERSIST, conn_sweep,
 		    NULL);
-	if (conn_sweep_ev != NULL && !event_pending(conn_sweep_ev, EV_TIMEOUT,
-	    NULL)) {
-		struct timeval	 tv = { 1, 0 };
-
-		event_add(conn_sweep_ev, &tv);
-	}
-	log_debug("connection from pid %d uid %u", (int)pid, (unsigned)uid);
+	if (conn_sweep_ev == NULL)
+		return -1;
+	if (event_pending(conn_sweep_ev, EV_TIMEOUT, NULL))
+		return 0;
+	return event_add(conn_sweep_ev, &tv);
 }
 
 static uint64_t
@@ -198,6 +227,48 @@ conn_count_uid(uid_t uid)
 	return n;
 }
 
+static struct budget *
+conn_budget(uid_t uid)
+{
+	return &conn_budgets[uid != 0];
+}
+
+/*
+ * Charges fds and bytes held by a pending request to uid: -EAGAIN, and
+ * nothing charged, when that would go past the uid's budget, or take the
+ * fds of all pending requests into the reserve kept for accepting and
+ * everything else.
+ */
+int
+conn_charge(uid_t uid, size_t fds, size_t bytes)
+{
+	struct budget	*b = conn_budget(uid);
+
+	if (fds > sd.limits.pending_fds - b->fds ||
+	    fds > sd.limits.pending_fds_all - conn_pending_fds ||
+	    bytes > sd.limits.pending_bytes - b->bytes) {
+		log_warnx("uid %u: pending requests hold %zu fds and %zu "
+		    "bytes, refusing %zu and %zu more", (unsigned)uid,
+		    b->fds, b->bytes, fds, bytes);
+		return -EAGAIN;
+	}
+	b->fds += fds;
+	b->bytes += bytes;
+	conn_pending_fds += fds;
+	return 0;
+}
+
+/* Gives back what conn_charge() took. */
+void
+conn_uncharge(uid_t uid, size_t fds, size_t bytes)
+{
+	struct budget	*b = conn_budget(uid);
+
+	b->fds -= fds;
+	b->bytes -= bytes;
+	conn_pending_fds -= fds;
+}
+
 /* Reads up to CONN_FRAMES_PER_WAKE frames, so one client cannot starve. */
 static void
 conn_read(int fd, short what, void *arg)
@@ -240,9 +311,15 @@ conn_read(int fd, short what, void *arg)
 			if (c->hev == NULL)
 				c->hev = event_new(sd.base, fd, EV_CLOSED,
 				    conn_hangup, c);
-			if (c->hev == NULL || event_add(c->hev, NULL) == -1)
-				log_warnx("pid %d: cannot watch for hang-up",
-				    (int)c->pid);
+			/*
+			 * Unwatched, a client gone while its child waits
+			 * before exec would leave it running: close now.
+			 */
+			if (c->hev == NULL || event_add(c->hev, NULL) == -1) {
+				log_warnx("pid %d: cannot watch for hang-up, "
+				    "closing", (int)c->pid);
+				conn_closing(c);
+			}
 			return;
 		}
 	}
@@ -316,11 +393,13 @@ conn_dispatch(struct conn *c, const struct proto_hdr *hdr,
 		/*
 		 * A LIST's replies may take the queue past --max-queue: they
 		 * are bounded by the children, and a client must be able to
-		 * list them all.  The excess is allowed until the queue has
-		 * drained; a LIST that finds the queue over the limit (the
-		 * last one not read yet) gets no allowance.
+		 * list them all.  The allowance shrinks as the queue is sent,
+		 * and a LIST gets one only when the queue is within the limit
+		 * and no earlier allowance is left: so the queue never holds
+		 * more than --max-queue plus one LIST's replies.
 		 */
-		c->listing = c->outq_bytes <= sd.limits.outq_bytes;
+		c->listing = c->outq_bytes <= sd.limits.outq_bytes &&
+		    c->list_grace == 0;
 		child_list(c, hdr->id, c->uid);
 		conn_send(c, PROTO_OK, hdr->id, NULL, 0, -1);
 		c->listing = 0;
@@ -363,7 +442,7 @@ conn_spawn_frame(struct conn *c, const struct proto_hdr *hdr,
     const uint8_t *p, int *fds, size_t nfds)
 {
 	uint8_t	*body;
-	int	 more = (hdr->flags & PROTO_F_MORE) != 0;
+	int	 more = (hdr->flags & PROTO_F_MORE) != 0, r = 0;
 
 	/* First: past the first frame, fds of any number break the rules. */
 	if (c->assembling && nfds > 0) {
@@ -388,38 +467,53 @@ conn_spawn_frame(struct conn *c, const struct proto_hdr *hdr,
 	}
 	if (!c->assembling && !more) {
 		/* The child reads the request until it execs: a copy. */
-		if ((body = malloc(hdr->length + 1)) == NULL) {
+		r = conn_charge(c->uid, 0, hdr->length + 1);
+		if (r < 0 || (body = malloc(hdr->length + 1)) == NULL) {
+			if (r == 0)
+				conn_uncharge(c->uid, 0, hdr->length + 1);
 			fdio_close_all(fds, nfds);
-			conn_failed(c, hdr->id, ENOMEM, PROTO_STEP_REQUEST,
-			    PROTO_NO_INDEX);
+			conn_failed(c, hdr->id, r < 0 ? -r : ENOMEM,
+			    PROTO_STEP_REQUEST, PROTO_NO_INDEX);
 			return 0;
 		}
 		memcpy(body, p, hdr->length);
-		conn_spawn(c, hdr->id, body, hdr->length, fds, nfds);
+		conn_spawn(c, hdr->id, body, hdr->length, hdr->length + 1,
+		    fds, nfds);
 		fdio_close_all(fds, nfds);
 		return 0;
+	}
+	if (!c->assembling && (r = conn_charge(c->uid, nfds, 0)) < 0) {
+		fdio_close_all(fds, nfds);
+		return conn_error(c, hdr->id, -r, "fds of pending requests "
+		    "over this uid's budget");
 	}
 	if (!c->assembling) {
 		c->assembling = 1;
 		c->asm_id = hdr->id;
 		c->deadline = conn_now() + sd.limits.request_ms;
+		c->asm_nfds = nfds;	/* charged: released with them */
 		if (nfds > 0 &&
 		    (c->asm_fds = malloc(nfds * sizeof *fds)) == NULL) {
 			fdio_close_all(fds, nfds);
+			c->asm_nfds = 0;
+			conn_uncharge(c->uid, nfds, 0);
 			return conn_error(c, hdr->id, ENOMEM, "out of memory");
 		}
 		if (nfds > 0)
 			memcpy(c->asm_fds, fds, nfds * sizeof *fds);
-		c->asm_nfds = nfds;
 	}
 	if (conn_append(c, p, hdr->length) == -1)
 		return conn_error(c, hdr->id, errno, errno == EMSGSIZE ?
-		    "spawn request too large" : "out of memory");
+		    "spawn request too large" : errno == EAGAIN ?
+		    "pending requests over this uid's byte budget" :
+		    "out of memory");
 	if (!more) {
+		/* The buffer's charge goes with it. */
 		body = c->asm_buf;
 		c->asm_buf = NULL;
-		conn_spawn(c, hdr->id, body, c->asm_len, c->asm_fds,
-		    c->asm_nfds);
+		conn_spawn(c, hdr->id, body, c->asm_len, c->asm_cap,
+		    c->asm_fds, c->asm_nfds);
+		c->asm_cap = 0;
 		conn_asm_free(c);
 	}
 	return 0;
@@ -430,6 +524,7 @@ conn_append(struct conn *c, const uint8_t *p, size_t len)
 {
 	size_t	 cap = c->asm_cap ? c->asm_cap : PROTO_MAX_FRAME;
 	uint8_t	*nbuf;
+	int	 r;
 
 	if (len > sd.limits.request_bytes - c->asm_len) {
 		errno = EMSGSIZE;
@@ -438,8 +533,15 @@ conn_append(struct conn *c, const uint8_t *p, size_t len)
 	while (cap < c->asm_len + len)
 		cap *= 2;
 	if (cap != c->asm_cap) {
-		if ((nbuf = realloc(c->asm_buf, cap)) == NULL)
+		if ((r = conn_charge(c->uid, 0, cap - c->asm_cap)) < 0) {
+			errno = -r;
 			return -1;
+		}
+		if ((nbuf = realloc(c->asm_buf, cap)) == NULL) {
+			conn_uncharge(c->uid, 0, cap - c->asm_cap);
+			errno = ENOMEM;
+			return -1;
+		}
 		c->asm_buf = nbuf;
 		c->asm_cap = cap;
 	}
@@ -452,6 +554,7 @@ conn_append(struct conn *c, const uint8_t *p, size_t len)
 static void
 conn_asm_free(struct conn *c)
 {
+	conn_uncharge(c->uid, c->asm_nfds, c->asm_cap);
 	fdio_close_all(c->asm_fds, c->asm_nfds);
 	free(c->asm_fds);
 	free(c->asm_buf);
@@ -463,13 +566,14 @@ conn_asm_free(struct conn *c)
 }
 
 /*
- * Decodes and runs one spawn request, whose body (malloc'd) it takes.
- * The reply, STARTED or FAILED, is sent here if the request is refused,
- * else by conn_spawned().  The request's fds stay the caller's.
+ * Decodes and runs one spawn request, whose body (malloc'd, charged
+ * bytes to c's uid) it takes.  The reply, STARTED or FAILED, is sent here
+ * if the request is refused, else by conn_spawned().  The request's fds
+ * stay the caller's.
  */
 static void
 conn_spawn(struct conn *c, uint32_t id, uint8_t *body, size_t len,
-    const int *fds, size_t nfds)
+    size_t charged, const int *fds, size_t nfds)
 {
 	struct proto_spawn	 req;
 	struct child_spec	 spec;
@@ -478,6 +582,7 @@ conn_spawn(struct conn *c, uint32_t id, uint8_t *body, size_t len,
 
 	if ((r = proto_decode_spawn(body, len, nfds, &req)) < 0) {
 		free(body);
+		conn_uncharge(c->uid, 0, charged);
 		conn_failed(c, id, -r, PROTO_STEP_REQUEST, PROTO_NO_INDEX);
 		return;
 	}
@@ -492,11 +597,13 @@ conn_spawn(struct conn *c, uint32_t id, uint8_t *body, size_t len,
 	if (r != 0) {
 		proto_spawn_free(&req);
 		free(body);
+		conn_uncharge(c->uid, 0, charged);
 		conn_failed(c, id, r, PROTO_STEP_REQUEST, PROTO_NO_INDEX);
 		return;
 	}
 	spec.req = &req;
 	spec.body = body;
+	spec.charged = charged;
 	spec.uid = c->uid;
 	spec.client_pid = c->pid;
 	spec.fds = fds;
@@ -508,6 +615,7 @@ conn_spawn(struct conn *c, uint32_t id, uint8_t *body, size_t len,
 		conn_spawned(c, id, &req, NULL, &fail);
 		proto_spawn_free(&req);
 		free(body);
+		conn_uncharge(c->uid, 0, charged);
 	}
 }
 
@@ -539,8 +647,11 @@ conn_spawned(struct conn *c, uint32_t id, const struct proto_spawn *req,
 		c->paused = 0;
 		if (c->hev != NULL)
 			event_del(c->hev);
-		if (c->state != CONN_CLOSING)
-			event_add(c->rev, NULL);
+		if (c->state != CONN_CLOSING && event_add(c->rev, NULL) == -1) {
+			log_warnx("pid %d: cannot read on, closing",
+			    (int)c->pid);
+			conn_closing(c);
+		}
 	}
 }
 
@@ -755,7 +866,12 @@ conn_send(struct conn *c, uint16_t type, uint32_t id, const uint8_t *payload,
 	c->outq_bytes += o->len;
 	if (c->listing)
 		c->list_grace += o->len;
-	event_add(c->wev, NULL);
+	/* Else the queue would never be sent: a stalled connection. */
+	if (event_add(c->wev, NULL) == -1) {
+		log_warnx("pid %d: cannot watch for room to reply, closing",
+		    (int)c->pid);
+		conn_closing(c);
+	}
 }
 
 /* The socket has room: send what is queued, in order. */
@@ -780,6 +896,8 @@ conn_write(int fd, short what, void *arg)
 		}
 		STAILQ_REMOVE_HEAD(&c->outq, entry);
 		c->outq_bytes -= o->len;
+		c->list_grace -= o->len < c->list_grace ? o->len :
+		    c->list_grace;
 		if (o->fd != -1)
 			(void)close(o->fd);
 		free(o);

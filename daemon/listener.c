@@ -44,6 +44,8 @@ static void	listener_reject(int, int, const char *);
 static int	listener_admit(int, uid_t, pid_t);
 static int	listener_foreign(int, uid_t, pid_t);
 static void	listener_check_dir(const char *);
+static void	listener_check_one(const char *, const struct stat *, int);
+static char	*listener_skip(char *);
 static void	listener_lock(const char *);
 static void	listener_clear_stale(const char *);
 static int	listener_bind(const char *);
@@ -98,32 +100,115 @@ listener_open_path(const char *path)
 }
 
 /*
- * The directory must exist (or be created 0700) and be ours alone: anyone
- * else who can write there could swap the socket under the clients.
+ * The directory must exist (or be created 0700) and be ours alone, and so
+ * must the way to it: anyone who can rename a directory on the path could
+ * put another one, and a fake daemon, in its place.  So every directory
+ * from / down is walked with O_NOFOLLOW (a symbolic link anywhere is
+ * refused, "link/." as "link"), and each must be owned by us or root, and
+ * writable by group or others only if sticky (as /tmp: then nobody else may
+ * rename what is ours in it).  ".." is refused: the walk would not be the
+ * path the clients take.  Nobody else can change the path after this.
  */
 static void
 listener_check_dir(const char *path)
 {
-	char		*copy, *dir;
+	char		*copy, *cwd, *dir, *comp, *next, *sofar;
 	struct stat	 st;
+	size_t		 n;
+	int		 fd, nfd, last;
 
-	if ((copy = strdup(path)) == NULL)
+	if (path[0] == '/')
+		copy = strdup(path);
+	else if ((cwd = getcwd(NULL, 0)) == NULL)
+		fatal("getcwd");
+	else {
+		if (asprintf(&copy, "%s/%s", cwd, path) == -1)
+			copy = NULL;
+		free(cwd);
+	}
+	if (copy == NULL || (sofar = malloc(strlen(copy) + 2)) == NULL)
 		fatal("strdup");
 	dir = dirname(copy);
-	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
-		fatal("cannot create %s", dir);
-	if (lstat(dir, &st) == -1)
-		fatal("%s", dir);
-	if (!S_ISDIR(st.st_mode))
-		fatalx("%s is not a directory (symbolic links are refused)",
-		    dir);
-	if (st.st_uid != geteuid())
-		fatalx("%s is owned by uid %u, not by us (uid %u)", dir,
-		    (unsigned)st.st_uid, (unsigned)geteuid());
-	if (st.st_mode & (S_IWGRP | S_IWOTH))
-		fatalx("%s is writable by group or others; use a private "
-		    "directory such as $XDG_RUNTIME_DIR/spawnd", dir);
+	sofar[0] = '/';
+	sofar[1] = '\0';
+	if ((fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
+		fatal("/");
+	for (comp = listener_skip(dir);; comp = listener_skip(next)) {
+		if (fstat(fd, &st) == -1)
+			fatal("%s", sofar);
+		if ((next = strchr(comp, '/')) != NULL)
+			*next++ = '\0';
+		else
+			next = comp + strlen(comp);
+		last = *comp == '\0';
+		listener_check_one(sofar, &st, last);
+		if (last)
+			break;
+		if (strcmp(comp, "..") == 0)
+			fatalx("%s: '..' in the socket's path is refused", path);
+		nfd = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		/* Only the socket's own directory is made. */
+		if (nfd == -1 && errno == ENOENT && *listener_skip(next) ==
+		    '\0' && mkdirat(fd, comp, 0700) == 0)
+			nfd = openat(fd, comp, O_PATH | O_DIRECTORY |
+			    O_NOFOLLOW | O_CLOEXEC);
+		if (nfd == -1 && errno == ENOTDIR)
+			fatalx("%s: '%s' is not a directory (symbolic links are "
+			    "refused)", path, comp);
+		if (nfd == -1)
+			fatal("%s: '%s'", path, comp);
+		n = strlen(sofar);
+		(void)snprintf(sofar + n, strlen(copy) + 2 - n, "%s%s",
+		    n > 1 ? "/" : "", comp);
+		(void)close(fd);
+		fd = nfd;
+	}
+	(void)close(fd);
+	free(sofar);
 	free(copy);
+}
+
+/* Past the slashes and "." components at p. */
+static char *
+listener_skip(char *p)
+{
+	for (;;) {
+		while (*p == '/')
+			p++;
+		if (p[0] != '.' || (p[1] != '/' && p[1] != '\0'))
+			return p;
+		p++;
+	}
+}
+
+/*
+ * One directory of the socket's path, st: the last (the socket's own) is
+ * ours alone; those above it are ours or root's, and sticky if others
+ * may write there.
+ */
+static void
+listener_check_one(const char *dir, const struct stat *st, int last)
+{
+	uid_t	 me = geteuid();
+
+	if (last) {
+		if (st->st_uid != me)
+			fatalx("%s is owned by uid %u, not by us (uid %u)",
+			    dir, (unsigned)st->st_uid, (unsigned)me);
+		if (st->st_mode & (S_IWGRP | S_IWOTH))
+			fatalx("%s is writable by group or others; use a "
+			    "private directory such as "
+			    "$XDG_RUNTIME_DIR/spawnd", dir);
+		return;
+	}
+	if (st->st_uid != me && st->st_uid != 0)
+		fatalx("%s: a directory on the way is owned by uid %u, "
+		    "neither us (uid %u) nor root", dir,
+		    (unsigned)st->st_uid, (unsigned)me);
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(st->st_mode & S_ISVTX))
+		fatalx("%s: a directory on the way is writable by group or "
+		    "others and not sticky", dir);
 }
 
 static void
@@ -375,7 +460,9 @@ listener_pause(void)
 	if (listener_paused)
 		return;
 	event_del(listener_ev);
-	evtimer_add(listener_pause_ev, &tv);
+	/* Without the timer, the next fd freed (conn_free) resumes. */
+	if (evtimer_add(listener_pause_ev, &tv) == -1)
+		log_warnx("cannot time the pause of accept");
 	listener_paused = 1;
 }
 

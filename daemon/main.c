@@ -4,7 +4,10 @@
  */
 
 #include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -31,6 +34,8 @@ static void	signals_init(void);
 static void	leave_terminal(void);
 static void	go_background(void);
 static void	on_signal(int, short, void *);
+static void	limits_fds(int);
+static void	fds_init(void);
 
 static void
 usage(FILE *f, int code)
@@ -54,6 +59,10 @@ usage(FILE *f, int code)
 "      --max-fds N                   fds with one request (253, the most)\n"
 "      --handshake-timeout MS        connect to HELLO (5000)\n"
 "      --request-timeout MS          first to last frame of a request (10000)\n"
+"      --max-pending-fds-per-uid N   fds held by one uid's requests still\n"
+"                                    arriving (default: from RLIMIT_NOFILE)\n"
+"      --max-pending-bytes-per-uid BYTES  memory held by one uid's requests\n"
+"                                    arriving or not exec'd yet (64 MiB)\n"
 "      --allow-foreign-namespaces    serve peers in other user, mount or\n"
 "                                    pid namespaces (refused by default)\n"
 "      --background                  fork once the socket is bound; the\n"
@@ -63,9 +72,9 @@ usage(FILE *f, int code)
 "      --session                     stay in the caller's session (for\n"
 "                                    spawnctl wrap: children may join the\n"
 "                                    caller's process groups)\n"
-"      --launch auto|vfork|async     wait for each child's exec (vfork),\n"
-"                                    or serve on meanwhile (async); auto:\n"
-"                                    wait while CPUs are free (default)\n"
+"      --launch auto|vfork|async     serve on while a child execs (async,\n"
+"                                    and auto, the default), or stop until\n"
+"                                    it has (vfork: trusts every client)\n"
 "  -V, --version\n"
 "  -h, --help\n");
 	exit(code);
@@ -98,6 +107,70 @@ default_path(char *buf, size_t len)
 	if ((size_t)snprintf(buf, len, "%s/spawnd/socket", p) >= len)
 		fatalx("XDG_RUNTIME_DIR too long");
 	return buf;
+}
+
+/*
+ * Whatever started us may have left fds open (a shell's "exec 7>>file", a
+ * careless parent): a writable file held by the forker is what spawnd
+ * exists to avoid, and ETXTBSY for whoever runs it.  Close all but stdio
+ * and systemd's sockets; stdin becomes /dev/null (nothing is read there),
+ * a closed stdout or stderr /dev/null too (else the listening socket could
+ * land there and get the log lines); a stdout or stderr on a writable
+ * file goes to a logger (log_detach).
+ */
+static void
+fds_init(void)
+{
+	DIR		*d;
+	struct dirent	*de;
+	int		 n, fd, keep;
+
+	n = sd_listen_fds(0);
+	keep = SD_LISTEN_FDS_START + (n > 0 ? n : 0);
+	if (syscall(SYS_close_range, (unsigned)keep, ~0U, 0) == -1) {
+		/* No close_range (valgrind, old kernels): one by one. */
+		if ((d = opendir("/proc/self/fd")) == NULL)
+			fatal("/proc/self/fd");
+		while ((de = readdir(d)) != NULL) {
+			fd = (int)strtol(de->d_name, NULL, 10);
+			if (de->d_name[0] != '.' && fd >= keep &&
+			    fd != dirfd(d))
+				(void)close(fd);
+		}
+		(void)closedir(d);
+	}
+	if ((fd = open("/dev/null", O_RDWR)) == -1)
+		fatal("/dev/null");
+	if (fd != STDIN_FILENO && dup2(fd, STDIN_FILENO) == -1)
+		fatal("dup2");
+	for (n = STDOUT_FILENO; n <= STDERR_FILENO; n++)
+		if (fd != n && fcntl(n, F_GETFD) == -1 && dup2(fd, n) == -1)
+			fatal("dup2");
+	if (fd > STDERR_FILENO)
+		(void)close(fd);
+	log_detach(keep);
+}
+
+/*
+ * The fds pending requests may hold (split requests still arriving hold
+ * theirs until the last frame): a quarter of RLIMIT_NOFILE (raised to the
+ * hard limit by child_init) is never theirs, so that accept, the peers'
+ * pidfds, the children's pidfds and notify pipes go on; the rest is
+ * shared by the uids served (ours and root), unless --max-pending-fds-
+ * per-uid says otherwise.
+ */
+static void
+limits_fds(int set)
+{
+	struct rlimit	 rl;
+	size_t		 nofile = 1024;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		nofile = (size_t)rl.rlim_cur;
+	sd.limits.pending_fds_all = nofile - nofile / 4;
+	if (!set)
+		sd.limits.pending_fds = sd.uid == 0 ?
+		    sd.limits.pending_fds_all : sd.limits.pending_fds_all / 2;
 }
 
 /*
@@ -225,7 +298,9 @@ main(int argc, char **argv)
 		{ "allow-foreign-namespaces", no_argument, NULL, 11 },
 		{ "background", no_argument, NULL, 12 },
 		{ "launch", required_argument, NULL, 13 },
-		{ "session", no_argument, NULL, 14 },
+		{ "max-pending-fds-per-uid", required_argument, NULL, 14 },
+		{ "max-pending-bytes-per-uid", required_argument, NULL, 15 },
+		{ "session", no_argument, NULL, 16 },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -235,7 +310,7 @@ main(int argc, char **argv)
 	struct event	*sigev[3];
 	int		 ch, debug = 0, fd, i;
 	unsigned int	 idle = 0;
-	int		 background = 0, session = 0;
+	int		 background = 0, session = 0, pending_fds_set = 0;
 	const int	 sigs[3] = { SIGTERM, SIGINT, SIGHUP };
 
 	sd.limits = LIMITS_DEFAULT;
@@ -264,7 +339,7 @@ main(int argc, char **argv)
 		    "--request-timeout", optarg); break;
 		case 11: sd.limits.foreign_ns = 1; break;
 		case 12: background = 1; break;
-		case 14: session = 1; break;
+		case 16: session = 1; break;
 		case 13:
 			if (strcmp(optarg, "auto") == 0)
 				sd.launch = LAUNCH_AUTO;
@@ -276,6 +351,11 @@ main(int argc, char **argv)
 				fatalx("--launch: expected auto, vfork or "
 				    "async, got '%s'", optarg);
 			break;
+		case 14: sd.limits.pending_fds = parse_count(
+		    "--max-pending-fds-per-uid", optarg);
+			pending_fds_set = 1; break;
+		case 15: sd.limits.pending_bytes = parse_count(
+		    "--max-pending-bytes-per-uid", optarg); break;
 		case 'V': printf("spawnd %s\n", SPAWND_VERSION_STR); exit(0);
 		case 'h': usage(stdout, 0);
 		default: usage(stderr, 2);
@@ -288,10 +368,12 @@ main(int argc, char **argv)
 		fatalx("--max-request is at most %u, --max-fds at most %u",
 		    PROTO_MAX_REQUEST, PROTO_MAX_FDS);
 
+	fds_init();
 	log_init(debug);
 	signals_init();
 	sd.uid = geteuid();
 	child_init();
+	limits_fds(pending_fds_set);
 	if ((sd.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 

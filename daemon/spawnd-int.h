@@ -30,16 +30,21 @@ struct limits {
 	unsigned int	 handshake_ms;	/* connect to HELLO */
 	unsigned int	 request_ms;	/* first to last frame of a request */
 	int		 foreign_ns;	/* serve peers in other namespaces */
+	size_t		 pending_fds;	/* held by pending requests, per uid */
+	size_t		 pending_fds_all;	/* all uids: NOFILE - reserve */
+	size_t		 pending_bytes;	/* held by pending requests, per uid */
 };
 #define LIMITS_DEFAULT	((struct limits){ .conns = 4096,		\
 	.conns_per_uid = 2048, .children = 4096, .children_per_conn = 1024, \
 	.outq_bytes = 1 << 20, .request_bytes = PROTO_MAX_REQUEST,	\
 	.request_fds = PROTO_MAX_FDS, .handshake_ms = 5000,		\
-	.request_ms = 10000 })
+	.request_ms = 10000, .pending_fds = SIZE_MAX / 2,		\
+	.pending_fds_all = SIZE_MAX / 2, .pending_bytes = 64u << 20 })
+/* main.c sets pending_fds and pending_fds_all from RLIMIT_NOFILE. */
 
 /* How child_spawn() waits for the exec (--launch). */
 enum launch_mode {
-	LAUNCH_AUTO,		/* vfork while CPUs are free, else async */
+	LAUNCH_AUTO,		/* async where RS_ASYNC allows it */
 	LAUNCH_VFORK,		/* stop until the child has exec'd */
 	LAUNCH_ASYNC,		/* serve on; a pipe's EOF tells */
 };
@@ -69,6 +74,7 @@ void	notify_changed(void);
 void	notify_free(void);
 
 /* log.c */
+void	log_detach(int nkeep);
 void	log_init(int debug);
 int	log_debugging(void);
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
@@ -102,11 +108,14 @@ void	conn_spawned(struct conn *c, uint32_t id,
 void	conn_close_all(void);
 void	conn_drain(int fd);
 unsigned int conn_count_uid(uid_t uid);
+int	conn_charge(uid_t uid, size_t fds, size_t bytes);
+void	conn_uncharge(uid_t uid, size_t fds, size_t bytes);
 
 /* child.c */
 struct child_spec {
 	struct proto_spawn	*req;	/* child_spawn takes its arrays */
 	void			*body;	/* and this, req's strings */
+	size_t			 charged;	/* body's bytes, conn_charge() */
 	uid_t			 uid;	/* of the client */
 	pid_t			 client_pid;
 	const int		*fds;	/* the request's passed fds */

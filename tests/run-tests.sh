@@ -18,8 +18,8 @@
 # "left processes behind" and their pids and command lines.
 #
 # VALGRIND=1 runs the daemon of the C integration tests under valgrind.
-# The tests of the child's set-up run a second time as NAME[async], their
-# daemon with --launch async.
+# The tests of the child's set-up run a second time as NAME[vfork], their
+# daemon with --launch vfork.
 
 set -u
 
@@ -125,16 +125,16 @@ for dir in unit integ; do
 	done
 done
 
-# The daemon's children are made two ways (--launch, daemon/child.c): with
-# sequential spawns the tests mostly see vfork, so the tests of what a child
-# gets run once more with every spawn asynchronous.
+# The daemon's children are made two ways (--launch, daemon/child.c): by
+# default the daemon serves on while a child execs, so the tests of what a
+# child gets run once more with the opt-in that waits for each exec.
 for t in test-spawn test-execfd test-posix test-posix-table test-posix-closed \
     test-semantics \
     test-faults test-limits test-lifetime test-threads; do
 	[ -x "$B/tests/integ/$t" ] || continue
-	name="integ/$t[async]"
+	name="integ/$t[vfork]"
 	wanted "$name" "$@" || continue
-	run_one "$name" env SPAWND_TEST_LAUNCH=async "$B/tests/integ/$t"
+	run_one "$name" env SPAWND_TEST_LAUNCH=vfork "$B/tests/integ/$t"
 done
 
 for t in "$srcdir"/tests/integ/*.sh; do

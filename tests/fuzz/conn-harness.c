@@ -73,6 +73,7 @@ struct child {
 	struct event		*lev;
 	struct proto_spawn	 req;
 	void			*body;
+	size_t			 charged;	/* conn_charge()d bytes */
 	uint16_t		 lstep;		/* fail at this step, or 0 */
 	uint32_t		 lerror;
 };
@@ -120,7 +121,8 @@ harness_limits(int tight)
 	/*
 	 * As --max-children 3 --max-children-per-connection 2 --max-queue
 	 * 1024 --max-request 4096 --max-fds 2 --handshake-timeout 1
-	 * --request-timeout 1.
+	 * --request-timeout 1 --max-pending-fds-per-uid 3
+	 * --max-pending-bytes-per-uid 262144.
 	 */
 	sd.limits.children = 3;
 	sd.limits.children_per_conn = 2;
@@ -129,6 +131,8 @@ harness_limits(int tight)
 	sd.limits.request_fds = 2;
 	sd.limits.handshake_ms = 1;
 	sd.limits.request_ms = 1;
+	sd.limits.pending_fds = 3;
+	sd.limits.pending_bytes = 4 * PROTO_MAX_FRAME;
 }
 
 void
@@ -322,6 +326,7 @@ child_spawn(const struct child_spec *spec, struct conn *c, uint32_t id,
 	ch->launching = 1;
 	ch->req = *spec->req;
 	ch->body = spec->body;
+	ch->charged = spec->charged;
 	if (ch->pid % 2 == 0)
 		harness_launched(-1, 0, ch);
 	else
@@ -363,6 +368,8 @@ harness_unlaunch(struct child *ch)
 	proto_spawn_free(&ch->req);
 	free(ch->body);
 	ch->body = NULL;
+	conn_uncharge(ch->uid, 0, ch->charged);
+	ch->charged = 0;
 }
 
 static int

@@ -57,9 +57,16 @@ assert_ne() {
 }
 
 # assert_contains FILE-OR-STRING NEEDLE WHAT: NEEDLE in the file's content
-# (if FILE-OR-STRING names a file) or in the string.
+# (if FILE-OR-STRING names a file) or in the string.  A file is waited for
+# (2 s): a daemon started with its stderr on a file logs through a logger
+# process (spawnd(8)), which may not have written the line yet.
 assert_contains() {
-	local hay=$1
+	local hay=$1 i
+	for ((i = 0; i < 40; i++)); do
+		[ -f "$1" ] || break
+		grep -qF -- "$2" "$1" && break
+		sleep 0.05
+	done
 	[ -f "$hay" ] && hay=$(cat "$hay")
 	case $hay in
 	*"$2"*) return 0 ;;
