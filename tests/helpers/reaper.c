@@ -191,7 +191,7 @@ kill_all(pid_t self)
 int
 main(int argc, char *argv[])
 {
-	pid_t	self = getpid(), pid;
+	pid_t	self = getpid(), pid, w;
 	long	grace = 5000, waited;
 	int	st, code, opt;
 
@@ -216,8 +216,13 @@ main(int argc, char *argv[])
 		    strerror(errno));
 		_exit(127);
 	}
-	while (waitpid(pid, &st, 0) == -1)
-		if (errno != EINTR) {
+	/*
+	 * Orphans reparented to us meanwhile are reaped as they end, as init
+	 * would: a test that waits for an abandoned daemon to go must not
+	 * see it stay a zombie.
+	 */
+	while ((w = waitpid(-1, &st, 0)) != pid)
+		if (w == -1 && errno != EINTR) {
 			perror("reaper: waitpid");
 			return 2;
 		}
