@@ -63,6 +63,7 @@ run_fd(const struct tl_daemon *d, const char *path, char *buf, size_t len)
 		tl_fail(__FILE__, __LINE__, "%s: %s", path, strerror(errno));
 		return;
 	}
+	st_euid(65534);		/* the library talks to a daemon of its euid */
 	CHECK_OK(spawnd_connect(d->sock, 5000, &c));
 	CHECK_OK(spawnd_req_new(&req));
 	CHECK_OK(spawnd_req_set_argv(req, argv));
@@ -87,6 +88,7 @@ run_fd(const struct tl_daemon *d, const char *path, char *buf, size_t len)
 	spawnd_child_free(ch);
 	spawnd_req_free(req);
 	spawnd_client_free(c);
+	st_euid(0);
 }
 
 int
