@@ -994,7 +994,7 @@ child_spawn(const struct child_spec *spec, struct conn *c, uint32_t id,
 		fail->error = errno == EINVAL ? EMFILE : (uint32_t)errno;
 		goto fail;
 	}
-	l->s.ppid = getpid();
+	l->s.ppid = sd.pid;
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	pid = clone(child_main, l->stack + CHILD_STACK_SIZE, CLONE_VM |

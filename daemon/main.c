@@ -387,6 +387,7 @@ main(int argc, char **argv)
 		log_warnx("socket-activated: ignoring --socket %s", path);
 	if (background)
 		go_background();
+	sd.pid = getpid();
 	listener_start(fd);
 	for (i = 0; i < 3; i++) {
 		sigev[i] = evsignal_new(sd.base, sigs[i], on_signal, NULL);
@@ -397,7 +398,7 @@ main(int argc, char **argv)
 	notify_init(idle);
 	(void)sd_notify(0, "READY=1");
 	log_info("serving%s, pid %d", sd.activated ? " (socket-activated)" :
-	    "", (int)getpid());
+	    "", (int)sd.pid);
 	if (event_base_dispatch(sd.base) == -1)
 		fatalx("event loop failed");
 

@@ -54,6 +54,7 @@ struct spawnd {
 	struct event_base	*base;
 	struct limits		 limits;
 	uid_t			 uid;		/* serve this uid (and root) */
+	pid_t			 pid;		/* ours, after --background */
 	int			 activated;	/* socket from systemd */
 	enum launch_mode	 launch;
 	int			 quitting;
