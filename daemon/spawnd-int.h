@@ -61,7 +61,6 @@ struct spawnd {
 	unsigned int		 nconns;
 	unsigned int		 nchildren;
 	uint64_t		 spawns;
-	sigset_t		 sigchanged;	/* dispositions not SIG_DFL */
 };
 extern struct spawnd	 sd;
 
