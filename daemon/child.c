@@ -1053,14 +1053,14 @@ child_launched(int fd, short what, void *arg)
 	struct launch		*l = ch->launch;
 	struct proto_failed	 fail;
 	siginfo_t		 si;
-	char			 b;
 
+	/*
+	 * No read: nobody writes the pipe, so readable means EOF, and the
+	 * pipe is closed unread.
+	 */
 	(void)what;
-	if (fd != -1) {
-		while (read(fd, &b, 1) == -1 && errno == EINTR)
-			continue;
+	if (fd != -1)
 		child_nlaunching--;
-	}
 	fail.index = PROTO_NO_INDEX;
 	if (l->s.step != PROTO_STEP_NONE) {
 		/* It wrote why and called _exit: reap it now. */
