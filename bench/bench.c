@@ -49,6 +49,7 @@
 #define MAX_THREADS		256
 #define MAX_REPS		64
 #define CONNECT_MS		10000
+#define COUNT_ROUNDS		50	/* counted per rep, workload 1 */
 #define WTE_RETRY_MAX		200	/* then the spawn counts as failed */
 #define WTE_BACKOFF_US		50	/* first sleep after ETXTBSY */
 #define WTE_BACKOFF_MAX_US	5000
@@ -150,6 +151,7 @@ struct counters {
 	int			 csys;		/* this thread */
 	int			 csysi;		/* this thread and its children */
 	double			 base[K_COUNT];	/* an empty window's counts */
+	int			 passes;	/* counted passes made */
 };
 
 /* Per thread: how it spawns, and what it measured. */
@@ -206,12 +208,12 @@ static void	svc_add(struct svc *, const struct cpu *, const struct cpu *,
 		    uint64_t);
 static void	svc_rows(const char *, const struct svc *, int);
 static int	pc_open(pid_t, int);
-static void	cnt_open(struct counters *);
+static int	cnt_open(struct counters *);
 static void	cnt_close(struct counters *);
 static void	cnt_read(const struct counters *, double *, int);
 static void	cnt_calibrate(struct counters *);
 struct lat;
-static void	lat_open(struct lat *, const char *, struct counters *);
+static void	lat_open(struct lat *, const char *);
 static void	lat_rounds(struct lat *, int, struct svc *);
 static void	lat_close(struct lat *, double *, double *,
 		    double (*)[K_COUNT]);
@@ -662,12 +664,16 @@ pc_open(pid_t pid, int inherit)
 	    PERF_FLAG_FD_CLOEXEC);
 }
 
-/* Opens what the counts need; what cannot be had stays -1. */
-static void
+/*
+ * Opens what the counts need; what cannot be had stays -1.  Returns -1
+ * if the system calls of this thread cannot be counted.
+ */
+static int
 cnt_open(struct counters *k)
 {
-	char	 p[64];
-	int	 i;
+	static int	 warned;
+	char		 p[64];
+	int		 i;
 
 	k->dsys = k->dsysi = k->dstatus = -1;
 	for (i = 0; i < K_COUNT; i++)
@@ -680,9 +686,14 @@ cnt_open(struct counters *k)
 		snprintf(p, sizeof p, "/proc/%d/status", (int)daemon_pid);
 		k->dstatus = open(p, O_RDONLY | O_CLOEXEC);
 	}
-	if (k->csys == -1 || k->dsys == -1)
+	if ((k->csys == -1 || k->dsys == -1) && !warned++)
 		note("no system call counts: raw_syscalls:sys_enter cannot be "
 		    "counted here (tracefs, root or perf_event_paranoid -1)");
+	if (k->csys == -1) {
+		cnt_close(k);
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -698,6 +709,7 @@ cnt_close(struct counters *k)
 		close(k->csys);
 	if (k->csysi != -1)
 		close(k->csysi);
+	k->dsys = k->dsysi = k->dstatus = k->csys = k->csysi = -1;
 }
 
 static double
@@ -810,18 +822,18 @@ struct lat {
 	int		 rounds;
 	uint64_t	 rng;		/* xorshift64 state, never 0 */
 	double		 cpusum[M_COUNT];
-	struct counters	*k;
+	struct counters	*k;		/* while counting */
 	double		 ksum[M_COUNT][K_COUNT];
+	int		 krounds;	/* counted */
 };
 
 /* Sets up a context per mode and warms each up. */
 static void
-lat_open(struct lat *l, const char *path, struct counters *k)
+lat_open(struct lat *l, const char *path)
 {
 	int	 i, j, m, r;
 
 	memset(l, 0, sizeof *l);
-	l->k = k;
 	l->rng = 0x9e3779b97f4a7c15ULL;
 	for (m = 0; m < M_COUNT; m++) {
 		if (!(O->modes & (1u << m)))
@@ -921,21 +933,43 @@ lat_close(struct lat *l, double *med, double *cpu, double (*cnt)[K_COUNT])
 			qsort(c->lat, c->nlat, sizeof *c->lat, cmp_double);
 			med[m] = pct_sorted(c->lat, c->nlat, 50);
 			cpu[m] = l->cpusum[m] / l->rounds;
-			for (q = 0; q < K_COUNT; q++)
-				cnt[m][q] = l->ksum[m][q] / l->rounds;
+			for (q = 0; q < K_COUNT && l->krounds > 0; q++)
+				cnt[m][q] = l->ksum[m][q] / l->krounds;
 		}
 		ctx_free(c);
 	}
 }
 
-/* One repetition: n rounds. */
+/*
+ * One repetition: with k, first a few rounds that are counted and not
+ * timed, then n rounds timed and not counted.  Counting system calls
+ * enables the syscall tracepoint for every task on the machine (each
+ * system call then takes the slow path) and an inherited counter is set
+ * up anew in every child a clone makes: both would colour the times,
+ * and more for the mode that makes more system calls or clones.
+ */
 static void
 lat_rep(const char *path, int n, double *med, double *cpu,
     double (*cnt)[K_COUNT], struct counters *k, struct svc *svc)
 {
 	struct lat	 l;
+	int		 j;
 
-	lat_open(&l, path, k);
+	lat_open(&l, path);
+	if (k != NULL && cnt_open(k) == 0) {
+		cnt_calibrate(k);
+		l.k = k;
+		k->passes++;
+		lat_rounds(&l, COUNT_ROUNDS, NULL);
+		cnt_close(k);
+		l.k = NULL;
+		l.krounds = l.rounds;
+		l.rounds = 0;
+		for (j = 0; j < l.nm; j++) {
+			l.cpusum[l.modes[j]] = 0;
+			l.c[l.modes[j]].nlat = 0;
+		}
+	}
 	lat_rounds(&l, n, svc);
 	lat_close(&l, med, cpu, cnt);
 }
@@ -954,8 +988,7 @@ w_latency(void)
 	int		 rep, t, m, q, nspawnd = 0;
 
 	memset(svc, 0, sizeof svc);
-	cnt_open(&k);
-	cnt_calibrate(&k);
+	k.passes = 0;
 	(void)daemon_cpu(&a);
 	for (rep = 0; rep < O->reps; rep++)
 		for (t = 0; t < O->ntargets; t++) {
@@ -975,13 +1008,12 @@ w_latency(void)
 			}
 		}
 	(void)daemon_cpu(&b);
-	cnt_close(&k);
 	for (m = 0; m < M_COUNT; m++)
 		if (SPAWND_MODE(m) && (O->modes & (1u << m)))
 			nspawnd++;
-	/* Warm-up included: the daemon served those too. */
+	/* Warm-up and counted rounds included: the daemon served those too. */
 	svc_add(&svc[M_COUNT], &a, &b, (uint64_t)(O->reps * O->ntargets *
-	    (O->n + 5) * nspawnd));
+	    (O->n + 5) * nspawnd + k.passes * COUNT_ROUNDS * nspawnd));
 	for (t = 0; t < O->ntargets; t++)
 		for (m = 0; m < M_COUNT; m++) {
 			if (!(O->modes & (1u << m)))
@@ -1463,7 +1495,7 @@ big_client(int in, int out, const char *path, int nblk, int k)
 	    (now_us() - t0) / 1e3);
 	xfer(out, &tok, 1, 1);
 	for (rep = 0; rep < O->reps; rep++) {
-		lat_open(&l, path, NULL);
+		lat_open(&l, path);
 		for (blk = 0; blk < nblk; blk++) {
 			xfer(in, &tok, 1, 0);
 			lat_rounds(&l, k, NULL);
@@ -1511,7 +1543,7 @@ w_bigmem(void)
 	(void)close(to_small[1]);
 	xfer(to_small[0], &tok, 1, 0);		/* the heap is ready */
 	for (rep = 0; rep < O->reps; rep++) {
-		lat_open(&l, path, NULL);
+		lat_open(&l, path);
 		for (blk = 0; blk < nblk; blk++) {
 			lat_rounds(&l, k, NULL);
 			xfer(to_big[1], &tok, 1, 1);
