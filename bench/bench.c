@@ -30,6 +30,7 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -148,6 +149,7 @@ struct counters {
 	int			 dsys;		/* daemon, no inherit */
 	int			 dsysi;		/* daemon and its children */
 	int			 dstatus;	/* /proc/DAEMON/status */
+	int			 dsyscall;	/* /proc/DAEMON/syscall */
 	int			 csys;		/* this thread */
 	int			 csysi;		/* this thread and its children */
 	double			 base[K_COUNT];	/* an empty window's counts */
@@ -676,7 +678,7 @@ cnt_open(struct counters *k)
 	char		 p[64];
 	int		 i;
 
-	k->dsys = k->dsysi = k->dstatus = -1;
+	k->dsys = k->dsysi = k->dstatus = k->dsyscall = -1;
 	for (i = 0; i < K_COUNT; i++)
 		k->base[i] = 0;
 	k->csys = pc_open(0, 0);
@@ -686,6 +688,8 @@ cnt_open(struct counters *k)
 		k->dsysi = pc_open(daemon_pid, 1);
 		snprintf(p, sizeof p, "/proc/%d/status", (int)daemon_pid);
 		k->dstatus = open(p, O_RDONLY | O_CLOEXEC);
+		snprintf(p, sizeof p, "/proc/%d/syscall", (int)daemon_pid);
+		k->dsyscall = open(p, O_RDONLY | O_CLOEXEC);
 	}
 	if ((k->csys == -1 || k->dsys == -1) && !warned++)
 		note("no system call counts: raw_syscalls:sys_enter cannot be "
@@ -706,11 +710,46 @@ cnt_close(struct counters *k)
 		close(k->dsysi);
 	if (k->dstatus != -1)
 		close(k->dstatus);
+	if (k->dsyscall != -1)
+		close(k->dsyscall);
 	if (k->csys != -1)
 		close(k->csys);
 	if (k->csysi != -1)
 		close(k->csysi);
-	k->dsys = k->dsysi = k->dstatus = k->csys = k->csysi = -1;
+	k->dsys = k->dsysi = k->dstatus = k->dsyscall = k->csys = k->csysi = -1;
+}
+
+/*
+ * Waits (a few ms at most) until the daemon is back in its epoll wait:
+ * it sends a reply before it has finished with a spawn, and what it does
+ * after (closing the pidfd, the wait itself) belongs to that spawn, not
+ * to the window of the next, whatever its mode.
+ */
+static void
+daemon_idle(const struct counters *k)
+{
+	char	 buf[64];
+	ssize_t	 n;
+	long	 nr;
+	int	 i;
+
+	for (i = 0; k->dsyscall != -1 && i < 2000; i++) {
+		if ((n = pread(k->dsyscall, buf, sizeof buf - 1, 0)) <= 0)
+			return;
+		buf[n] = '\0';
+		nr = strtol(buf, NULL, 10);
+#ifdef SYS_epoll_wait
+		if (nr == SYS_epoll_wait)
+			return;
+#endif
+#ifdef SYS_epoll_pwait2
+		if (nr == SYS_epoll_pwait2)
+			return;
+#endif
+		if (nr == SYS_epoll_pwait)
+			return;
+		sched_yield();
+	}
 }
 
 static double
@@ -753,6 +792,7 @@ cnt_read(const struct counters *k, double *v, int end)
 		c = pc_read(k->csys);
 		ci = pc_read(k->csysi);
 	}
+	daemon_idle(k);
 	(void)getrusage(RUSAGE_THREAD, &ru);
 	d = pc_read(k->dsys);
 	di = pc_read(k->dsysi);
