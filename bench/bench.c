@@ -2414,7 +2414,7 @@ rep_targets(void)
 	double			 a, b, c, d;
 	int			 nc, i, k, j;
 
-	printf("\ntargets (issue 6; ratios within this run)\n\n");
+	printf("\ntargets (issues 6 and 15; ratios within this run)\n\n");
 	printf("   %-60s %10s  %-9s %s\n", "", "measured", "target",
 	    "result");
 	cases(1, "latency", cs, &nc);
@@ -2489,6 +2489,17 @@ rep_targets(void)
 		printf("   (baseline: posix_spawn+waitpid of %s costs its caller"
 		    " %.1f us of CPU)\n", cs[i], val(1, cs[i], "posix_spawn",
 		    1, "client_cpu"));
+	/* Issue 15: the daemon's CPU per spawn against that baseline. */
+	a = val(6, "latency", "all", 0, "cpu_stat") + val(6, "throughput",
+	    "all", 0, "cpu_stat");
+	b = val(6, "latency", "all", 0, "spawns") + val(6, "throughput", "all",
+	    0, "spawns");
+	for (i = 0; i < nc; i++) {
+		c = a / b / val(1, cs[i], "posix_spawn", 1, "client_cpu");
+		snprintf(what, sizeof what, "daemon CPU per spawn (w1+2) / "
+		    "posix_spawn caller CPU, %.31s", cs[i]);
+		target(what, c, "<= 1.00x", c <= 1.0);
+	}
 	a = val(5, "idle", "daemon", 0, "private");
 	target("idle private memory, KiB", a, "<= 1536", a <= 1536);
 	a = val(5, "conns", "daemon", -1, "private_per");
