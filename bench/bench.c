@@ -147,11 +147,11 @@ static const char *const cnt_names[K_COUNT] = {
 /* The counters' file descriptors; -1 where they could not be had. */
 struct counters {
 	int			 dsys;		/* daemon, no inherit */
-	int			 dsysi;		/* daemon and its children */
+	int			 dsysi;		/* and its children */
 	int			 dstatus;	/* /proc/DAEMON/status */
 	int			 dsyscall;	/* /proc/DAEMON/syscall */
 	int			 csys;		/* this thread */
-	int			 csysi;		/* this thread and its children */
+	int			 csysi;		/* and its children */
 	double			 base[K_COUNT];	/* an empty window's counts */
 	int			 passes;	/* counted passes made */
 };

@@ -170,8 +170,9 @@ static unsigned int	 child_ncpu;	/* CPUs we may run on */
 static unsigned int	 child_nlaunching;	/* async, before exec */
 
 /*
- * Records the daemon's rlimits, and raises its own RLIMIT_NOFILE soft limit to the hard one: many
- * connections need many fds, but children get the soft limit back.
+ * Records the daemon's rlimits, and raises its own RLIMIT_NOFILE soft
+ * limit to the hard one: many connections need many fds, but children get
+ * the soft limit back.
  */
 void
 child_init(void)
