@@ -7,7 +7,9 @@
 #
 # Before issue 15 the daemon made 27 calls per spawn+wait, the library 7,
 # the child 15 (four signal resets), the daemon 5 per ping and the library
-# 3: each bound below catches one of those coming back.
+# 3: each bound below catches one of those coming back.  Since then the
+# daemon yields once to a new child on idle CPUs (20), and the library
+# reads /proc twice to check the pidfd it is given (10 or 11).
 
 . "$(dirname "$0")/lib.sh"
 
@@ -43,8 +45,8 @@ at_most() {
 	    fail "$4: $v per spawn+wait, at most $3 expected"
 }
 
-at_most spawnd sys_daemon 19.5 "daemon's system calls, handle API"
-at_most spawnd sys_client 5 "library's system calls, handle API"
+at_most spawnd sys_daemon 20.5 "daemon's system calls, handle API"
+at_most spawnd sys_client 11 "library's system calls, handle API"
 at_most spawnd sys_child 12 "child's system calls, exec and exit included"
 at_most spawnd vcs_daemon 3.1 "daemon's wake-ups"
 at_most ping sys_daemon 3 "daemon's system calls per ping"
