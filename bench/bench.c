@@ -19,6 +19,7 @@
 
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -29,6 +30,7 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -40,12 +42,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/perf_event.h>
+
 #include "spawnd.h"
 
 #define MAX_TARGETS		4
 #define MAX_THREADS		256
 #define MAX_REPS		64
 #define CONNECT_MS		10000
+#define COUNT_ROUNDS		50	/* counted per rep, workload 1 */
 #define WTE_RETRY_MAX		200	/* then the spawn counts as failed */
 #define WTE_BACKOFF_US		50	/* first sleep after ETXTBSY */
 #define WTE_BACKOFF_MAX_US	5000
@@ -117,6 +122,40 @@ struct svc {
 	uint64_t		 spawns;
 };
 
+/*
+ * Counts per spawn+wait that do not depend on the machine's speed: system
+ * calls (the raw_syscalls:sys_enter tracepoint, counted by the kernel for
+ * one task, or for a task and the children it makes after), context
+ * switches and the caller's minor faults.
+ */
+enum cnt {
+	K_SYS_DAEMON,		/* the daemon's own system calls */
+	K_SYS_CLIENT,		/* the calling thread's */
+	K_SYS_CHILD,		/* the child's: set-up, exec, the target */
+	K_VCS_DAEMON,		/* voluntary context switches: wake-ups */
+	K_ICS_DAEMON,		/* involuntary: preempted */
+	K_VCS_CLIENT,
+	K_ICS_CLIENT,
+	K_FLT_CLIENT,		/* minor faults of the calling thread */
+	K_COUNT
+};
+static const char *const cnt_names[K_COUNT] = {
+	"sys_daemon", "sys_client", "sys_child", "vcs_daemon", "ics_daemon",
+	"vcs_client", "ics_client", "minflt_client"
+};
+
+/* The counters' file descriptors; -1 where they could not be had. */
+struct counters {
+	int			 dsys;		/* daemon, no inherit */
+	int			 dsysi;		/* and its children */
+	int			 dstatus;	/* /proc/DAEMON/status */
+	int			 dsyscall;	/* /proc/DAEMON/syscall */
+	int			 csys;		/* this thread */
+	int			 csysi;		/* and its children */
+	double			 base[K_COUNT];	/* an empty window's counts */
+	int			 passes;	/* counted passes made */
+};
+
 /* Per thread: how it spawns, and what it measured. */
 struct ctx {
 	int			 mode;
@@ -170,11 +209,19 @@ static int	daemon_cpu(struct cpu *);
 static void	svc_add(struct svc *, const struct cpu *, const struct cpu *,
 		    uint64_t);
 static void	svc_rows(const char *, const struct svc *, int);
+static int	pc_open(pid_t, int);
+static int	cnt_open(struct counters *);
+static void	cnt_close(struct counters *);
+static void	cnt_read(const struct counters *, double *, int);
+static void	cnt_calibrate(struct counters *);
 struct lat;
 static void	lat_open(struct lat *, const char *);
 static void	lat_rounds(struct lat *, int, struct svc *);
-static void	lat_close(struct lat *, double *, double *);
-static void	lat_rep(const char *, int, double *, double *, struct svc *);
+static void	lat_one(struct lat *, int, struct svc *);
+static void	lat_close(struct lat *, double *, double *,
+		    double (*)[K_COUNT]);
+static void	lat_rep(const char *, int, double *, double *,
+		    double (*)[K_COUNT], struct counters *, struct svc *);
 static double	thread_cpu_us(void);
 static void	w_latency(void);
 static void	*tput_worker(void *);
@@ -587,16 +634,239 @@ svc_rows(const char *cas, const struct svc *s, int per_mode_stat)
 }
 
 /*
- * Spawn+waits in every mode of O->modes, interleaved spawn by spawn (the
- * first mode of each round rotating), so that load from elsewhere on a
- * shared machine falls on every mode alike.
+ * A counter of system calls entered by task pid (0: the calling thread),
+ * and with inherit by the children it makes from now on; -1 if the kernel
+ * will not count them for us (no tracefs, or perf_event_paranoid).
+ */
+static int
+pc_open(pid_t pid, int inherit)
+{
+	static const char *const ids[] = {
+	    "/sys/kernel/tracing/events/raw_syscalls/sys_enter/id",
+	    "/sys/kernel/debug/tracing/events/raw_syscalls/sys_enter/id" };
+	struct perf_event_attr	 a;
+	unsigned long long	 id = 0;
+	FILE			*f;
+	size_t			 i;
+
+	for (i = 0; i < sizeof ids / sizeof ids[0] && id == 0; i++) {
+		if ((f = fopen(ids[i], "re")) == NULL)
+			continue;
+		if (fscanf(f, "%llu", &id) != 1)
+			id = 0;
+		fclose(f);
+	}
+	if (id == 0)
+		return -1;
+	memset(&a, 0, sizeof a);
+	a.type = PERF_TYPE_TRACEPOINT;
+	a.size = sizeof a;
+	a.config = id;
+	a.inherit = inherit != 0;
+	return (int)syscall(SYS_perf_event_open, &a, pid, -1, -1,
+	    PERF_FLAG_FD_CLOEXEC);
+}
+
+/*
+ * Opens what the counts need; what cannot be had stays -1.  Returns -1
+ * if the system calls of this thread cannot be counted.
+ */
+static int
+cnt_open(struct counters *k)
+{
+	static int	 warned;
+	char		 p[64];
+	int		 i;
+
+	k->dsys = k->dsysi = k->dstatus = k->dsyscall = -1;
+	for (i = 0; i < K_COUNT; i++)
+		k->base[i] = 0;
+	k->csys = pc_open(0, 0);
+	k->csysi = pc_open(0, 1);
+	if (daemon_pid > 0) {
+		k->dsys = pc_open(daemon_pid, 0);
+		k->dsysi = pc_open(daemon_pid, 1);
+		snprintf(p, sizeof p, "/proc/%d/status", (int)daemon_pid);
+		k->dstatus = open(p, O_RDONLY | O_CLOEXEC);
+		snprintf(p, sizeof p, "/proc/%d/syscall", (int)daemon_pid);
+		k->dsyscall = open(p, O_RDONLY | O_CLOEXEC);
+	}
+	if ((k->csys == -1 || k->dsys == -1) && !warned++)
+		note("no system call counts: raw_syscalls:sys_enter cannot be "
+		    "counted here (tracefs, root or perf_event_paranoid -1)");
+	if (k->csys == -1) {
+		cnt_close(k);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+cnt_close(struct counters *k)
+{
+	if (k->dsys != -1)
+		close(k->dsys);
+	if (k->dsysi != -1)
+		close(k->dsysi);
+	if (k->dstatus != -1)
+		close(k->dstatus);
+	if (k->dsyscall != -1)
+		close(k->dsyscall);
+	if (k->csys != -1)
+		close(k->csys);
+	if (k->csysi != -1)
+		close(k->csysi);
+	k->dsys = k->dsysi = k->dstatus = k->dsyscall = k->csys = k->csysi = -1;
+}
+
+/*
+ * Waits (a few ms at most) until the daemon is back in its epoll wait:
+ * it sends a reply before it has finished with a spawn, and what it does
+ * after (closing the pidfd, the wait itself) belongs to that spawn, not
+ * to the window of the next, whatever its mode.
+ */
+static void
+daemon_idle(const struct counters *k)
+{
+	char	 buf[64];
+	ssize_t	 n;
+	long	 nr;
+	int	 i;
+
+	for (i = 0; k->dsyscall != -1 && i < 2000; i++) {
+		if ((n = pread(k->dsyscall, buf, sizeof buf - 1, 0)) <= 0)
+			return;
+		buf[n] = '\0';
+		nr = strtol(buf, NULL, 10);
+#ifdef SYS_epoll_wait
+		if (nr == SYS_epoll_wait)
+			return;
+#endif
+#ifdef SYS_epoll_pwait2
+		if (nr == SYS_epoll_pwait2)
+			return;
+#endif
+		if (nr == SYS_epoll_pwait)
+			return;
+		sched_yield();
+	}
+}
+
+static double
+pc_read(int fd)
+{
+	uint64_t	 v;
+
+	if (fd == -1 || read(fd, &v, sizeof v) != (ssize_t)sizeof v)
+		return NAN;
+	return (double)v;
+}
+
+/* A "Name:\tN" line of a /proc status text, NAN if missing. */
+static double
+status_field(const char *buf, const char *name)
+{
+	const char	*s;
+
+	if ((s = strstr(buf, name)) == NULL)
+		return NAN;
+	return strtod(s + strlen(name), NULL);
+}
+
+/*
+ * The counters now, absolute, into v[K_COUNT] (sys_child as the sum of
+ * inherited minus own counts).  The calling thread's own counter is read
+ * last at the start of a window (end == 0) and first at its end, so a
+ * window counts one read of it, which the calibration takes off.
+ */
+static void
+cnt_read(const struct counters *k, double *v, int end)
+{
+	struct rusage	 ru;
+	char		 buf[4096];
+	ssize_t		 n;
+	double		 c = NAN, ci = NAN, d, di;
+	int		 i;
+
+	if (end) {
+		c = pc_read(k->csys);
+		ci = pc_read(k->csysi);
+	}
+	daemon_idle(k);
+	(void)getrusage(RUSAGE_THREAD, &ru);
+	d = pc_read(k->dsys);
+	di = pc_read(k->dsysi);
+	for (i = 0; i < K_COUNT; i++)
+		v[i] = NAN;
+	if (k->dstatus != -1 &&
+	    (n = pread(k->dstatus, buf, sizeof buf - 1, 0)) > 0) {
+		buf[n] = '\0';
+		v[K_VCS_DAEMON] = status_field(buf,
+		    "\nvoluntary_ctxt_switches:");
+		v[K_ICS_DAEMON] = status_field(buf,
+		    "\nnonvoluntary_ctxt_switches:");
+	}
+	if (!end) {
+		ci = pc_read(k->csysi);
+		c = pc_read(k->csys);
+	}
+	v[K_SYS_DAEMON] = d;
+	v[K_SYS_CLIENT] = c;
+	v[K_SYS_CHILD] = (di - d) + (ci - c);
+	if (k->dsys == -1)
+		v[K_SYS_CHILD] = ci - c;
+	v[K_VCS_CLIENT] = (double)ru.ru_nvcsw;
+	v[K_ICS_CLIENT] = (double)ru.ru_nivcsw;
+	v[K_FLT_CLIENT] = (double)ru.ru_minflt;
+}
+
+/*
+ * What a window with no spawn in it counts (the reads, and the CPU clock
+ * lat_rounds reads inside the window): the least of a few tries.
+ */
+static void
+cnt_calibrate(struct counters *k)
+{
+	double	 a[K_COUNT], b[K_COUNT];
+	int	 i, j;
+
+	for (j = 0; j < K_COUNT; j++)
+		k->base[j] = INFINITY;
+	for (i = 0; i < 20; i++) {
+		cnt_read(k, a, 0);
+		(void)thread_cpu_us();
+		(void)now_us();
+		(void)now_us();
+		(void)thread_cpu_us();
+		cnt_read(k, b, 1);
+		for (j = 0; j < K_COUNT; j++)
+			if (b[j] - a[j] < k->base[j])
+				k->base[j] = b[j] - a[j];
+	}
+	for (j = 0; j < K_COUNT; j++)
+		if (!isfinite(k->base[j]))
+			k->base[j] = 0;
+}
+
+/*
+ * Spawn+waits in every mode of O->modes, interleaved spawn by spawn, so
+ * that load from elsewhere on a shared machine falls on every mode alike.
+ * Each round runs the modes in a fresh random order: with a fixed
+ * rotation each mode nearly always came after the same other one, and
+ * what a spawn leaves behind (fork's write-protected pages, a daemon just
+ * gone to sleep, caches) fell on its successor, the same one every time.
  */
 struct lat {
 	struct ctx	 c[M_COUNT];
 	int		 modes[M_COUNT];
 	int		 nm;
+	int		 nmix;		/* modes[0..nmix) interleaved */
 	int		 rounds;
+	uint64_t	 rng;		/* xorshift64 state, never 0 */
 	double		 cpusum[M_COUNT];
+	struct counters	*k;		/* while counting */
+	double		 ksum[M_COUNT][K_COUNT];
+	int		 krounds;	/* counted */
 };
 
 /* Sets up a context per mode and warms each up. */
@@ -606,6 +876,7 @@ lat_open(struct lat *l, const char *path)
 	int	 i, j, m, r;
 
 	memset(l, 0, sizeof *l);
+	l->rng = 0x9e3779b97f4a7c15ULL;
 	for (m = 0; m < M_COUNT; m++) {
 		if (!(O->modes & (1u << m)))
 			continue;
@@ -616,45 +887,90 @@ lat_open(struct lat *l, const char *path)
 		}
 		l->modes[l->nm++] = m;
 	}
+	/* fork, the first if present, goes last: see lat_rounds(). */
+	l->nmix = l->nm;
+	if (l->nm > 1 && l->modes[0] == M_FORK) {
+		memmove(l->modes, l->modes + 1, (size_t)(l->nm - 1) *
+		    sizeof *l->modes);
+		l->modes[--l->nmix] = M_FORK;
+	}
 	for (i = 0; i < 5; i++)
 		for (j = 0; j < l->nm; j++)
 			(void)spawn_wait(&l->c[l->modes[j]]);
 }
 
 /*
- * n rounds of one spawn+wait per mode.  The daemon's run time around each
- * spawnd spawn goes to svc (if not NULL), the calling thread's CPU time
- * around each spawn to l->cpusum.
+ * n rounds of one spawn+wait per mode.  fork's n come after the others':
+ * a fork leaves every writable page of the caller write-protected, and
+ * the next spawn of whatever mode paid the faults (2 to 3 per spawn
+ * through libspawnd, 0.8 for posix_spawn, none without fork in the mix).
  */
 static void
 lat_rounds(struct lat *l, int n, struct svc *svc)
 {
-	struct ctx	*c;
-	struct cpu	 a, b;
-	double		 t0, t1, u0;
-	int		 i, j, m, r;
+	int	 i, j, m, q;
 
-	for (i = 0; i < n; i++, l->rounds++)
-		for (j = 0; j < l->nm; j++) {
-			m = l->modes[(l->rounds + j) % l->nm];
-			c = &l->c[m];
-			if (SPAWND_MODE(m) && svc != NULL)
-				(void)daemon_cpu(&a);
-			u0 = thread_cpu_us();
-			t0 = now_us();
-			r = spawn_wait(c);
-			t1 = now_us();
-			l->cpusum[m] += thread_cpu_us() - u0;
-			if (SPAWND_MODE(m) && svc != NULL) {
-				(void)daemon_cpu(&b);
-				svc_add(&svc[m], &a, &b, 1);
-			}
-			if (r != 0) {
-				c->errors++;
-				c->last_error = r;
-			} else
-				lat_push(c, t1 - t0);
+	for (i = 0; i < n; i++, l->rounds++) {
+		/* Fisher-Yates with xorshift64: the same orders every run. */
+		for (j = l->nmix - 1; j > 0; j--) {
+			l->rng ^= l->rng << 13;
+			l->rng ^= l->rng >> 7;
+			l->rng ^= l->rng << 17;
+			q = (int)(l->rng % (uint64_t)(j + 1));
+			m = l->modes[j];
+			l->modes[j] = l->modes[q];
+			l->modes[q] = m;
 		}
+		for (j = 0; j < l->nmix; j++)
+			lat_one(l, l->modes[j], svc);
+	}
+	for (i = 0; i < n; i++)
+		for (j = l->nmix; j < l->nm; j++)
+			lat_one(l, l->modes[j], svc);
+}
+
+/*
+ * One spawn+wait of mode m, timed; the daemon's run time around a spawnd
+ * spawn goes to svc (if not NULL), the calling thread's CPU time to
+ * l->cpusum, and the counts, while counting, to l->ksum.
+ */
+static void
+lat_one(struct lat *l, int m, struct svc *svc)
+{
+	struct ctx	*c = &l->c[m];
+	struct cpu	 a, b;
+	double		 t0, t1, u0, k0[K_COUNT], k1[K_COUNT];
+	int		 r, q;
+
+	/*
+	 * The daemon's CPU is read around every mode's spawn, not only the
+	 * daemon's modes: the reads of /proc disturb the caller's caches,
+	 * and did so for the spawnd modes alone (some 3 points of latency).
+	 */
+	if (svc != NULL)
+		(void)daemon_cpu(&a);
+	if (l->k != NULL)
+		cnt_read(l->k, k0, 0);
+	u0 = thread_cpu_us();
+	t0 = now_us();
+	r = spawn_wait(c);
+	t1 = now_us();
+	l->cpusum[m] += thread_cpu_us() - u0;
+	if (l->k != NULL) {
+		cnt_read(l->k, k1, 1);
+		for (q = 0; q < K_COUNT; q++)
+			l->ksum[m][q] += k1[q] - k0[q] - l->k->base[q];
+	}
+	if (svc != NULL) {
+		(void)daemon_cpu(&b);
+		if (SPAWND_MODE(m))
+			svc_add(&svc[m], &a, &b, 1);
+	}
+	if (r != 0) {
+		c->errors++;
+		c->last_error = r;
+	} else
+		lat_push(c, t1 - t0);
 }
 
 /*
@@ -664,13 +980,16 @@ lat_rounds(struct lat *l, int n, struct svc *svc)
  * failed.  Frees the contexts.
  */
 static void
-lat_close(struct lat *l, double *med, double *cpu)
+lat_close(struct lat *l, double *med, double *cpu, double (*cnt)[K_COUNT])
 {
 	struct ctx	*c;
-	int		 j, m;
+	int		 j, m, q;
 
-	for (m = 0; m < M_COUNT; m++)
+	for (m = 0; m < M_COUNT; m++) {
 		med[m] = cpu[m] = NAN;
+		for (q = 0; q < K_COUNT; q++)
+			cnt[m][q] = NAN;
+	}
 	for (j = 0; j < l->nm; j++) {
 		m = l->modes[j];
 		c = &l->c[m];
@@ -682,62 +1001,101 @@ lat_close(struct lat *l, double *med, double *cpu)
 			qsort(c->lat, c->nlat, sizeof *c->lat, cmp_double);
 			med[m] = pct_sorted(c->lat, c->nlat, 50);
 			cpu[m] = l->cpusum[m] / l->rounds;
+			for (q = 0; q < K_COUNT && l->krounds > 0; q++)
+				cnt[m][q] = l->ksum[m][q] / l->krounds;
 		}
 		ctx_free(c);
 	}
 }
 
-/* One repetition: n rounds. */
+/*
+ * One repetition: with k, first a few rounds that are counted and not
+ * timed, then n rounds timed and not counted.  Counting system calls
+ * enables the syscall tracepoint for every task on the machine (each
+ * system call then takes the slow path) and an inherited counter is set
+ * up anew in every child a clone makes: both would colour the times,
+ * and more for the mode that makes more system calls or clones.
+ */
 static void
-lat_rep(const char *path, int n, double *med, double *cpu, struct svc *svc)
+lat_rep(const char *path, int n, double *med, double *cpu,
+    double (*cnt)[K_COUNT], struct counters *k, struct svc *svc)
 {
 	struct lat	 l;
+	int		 j;
 
 	lat_open(&l, path);
+	if (k != NULL && cnt_open(k) == 0) {
+		cnt_calibrate(k);
+		l.k = k;
+		k->passes++;
+		lat_rounds(&l, COUNT_ROUNDS, NULL);
+		cnt_close(k);
+		l.k = NULL;
+		l.krounds = l.rounds;
+		l.rounds = 0;
+		for (j = 0; j < l.nm; j++) {
+			l.cpusum[l.modes[j]] = 0;
+			l.c[l.modes[j]].nlat = 0;
+		}
+	}
 	lat_rounds(&l, n, svc);
-	lat_close(&l, med, cpu);
+	lat_close(&l, med, cpu, cnt);
 }
 
-/* Workload 1: spawn+wait latency, one thread. */
+/* Workload 1: spawn+wait latency, one thread, and the counts. */
 static void
 w_latency(void)
 {
 	static double	 med[MAX_TARGETS][M_COUNT][MAX_REPS];
 	static double	 cpu[MAX_TARGETS][M_COUNT][MAX_REPS];
+	static double	 cnt[MAX_TARGETS][M_COUNT][K_COUNT][MAX_REPS];
 	struct svc	 svc[M_COUNT + 1];
+	struct counters	 k;
 	struct cpu	 a, b;
-	double		 v[M_COUNT], u[M_COUNT];
-	int		 rep, t, m, nspawnd = 0;
+	double		 v[M_COUNT], u[M_COUNT], kv[M_COUNT][K_COUNT];
+	int		 rep, t, m, q, nspawnd = 0;
 
 	memset(svc, 0, sizeof svc);
+	k.passes = 0;
 	(void)daemon_cpu(&a);
 	for (rep = 0; rep < O->reps; rep++)
 		for (t = 0; t < O->ntargets; t++) {
-			lat_rep(O->targets[t].path, O->n, v, u, svc);
+			lat_rep(O->targets[t].path, O->n, v, u, kv, &k, svc);
 			for (m = 0; m < M_COUNT; m++) {
 				if (!(O->modes & (1u << m)))
 					continue;
 				med[t][m][rep] = v[m];
 				cpu[t][m][rep] = u[m];
-				note("latency rep %d %s %-12s %8.1f us", rep,
-				    O->targets[t].name, mode_names[m], v[m]);
+				for (q = 0; q < K_COUNT; q++)
+					cnt[t][m][q][rep] = kv[m][q];
+				note("latency rep %d %s %-12s %8.1f us, "
+				    "system calls %.1f daemon %.1f client",
+				    rep, O->targets[t].name, mode_names[m],
+				    v[m], kv[m][K_SYS_DAEMON],
+				    kv[m][K_SYS_CLIENT]);
 			}
 		}
 	(void)daemon_cpu(&b);
 	for (m = 0; m < M_COUNT; m++)
 		if (SPAWND_MODE(m) && (O->modes & (1u << m)))
 			nspawnd++;
-	/* Warm-up included: the daemon served those too. */
+	/* Warm-up and counted rounds included: the daemon served those too. */
 	svc_add(&svc[M_COUNT], &a, &b, (uint64_t)(O->reps * O->ntargets *
-	    (O->n + 5) * nspawnd));
+	    (O->n + 5) * nspawnd + k.passes * COUNT_ROUNDS * nspawnd));
 	for (t = 0; t < O->ntargets; t++)
-		for (m = 0; m < M_COUNT; m++)
-			if (O->modes & (1u << m)) {
-				row(1, O->targets[t].name, mode_names[m], 1,
-				    "latency", "us", med[t][m], O->reps);
-				row(1, O->targets[t].name, mode_names[m], 1,
-				    "client_cpu", "us", cpu[t][m], O->reps);
-			}
+		for (m = 0; m < M_COUNT; m++) {
+			if (!(O->modes & (1u << m)))
+				continue;
+			row(1, O->targets[t].name, mode_names[m], 1,
+			    "latency", "us", med[t][m], O->reps);
+			row(1, O->targets[t].name, mode_names[m], 1,
+			    "client_cpu", "us", cpu[t][m], O->reps);
+			for (q = 0; q < K_COUNT; q++)
+				if (!isnan(cnt[t][m][q][0]))
+					row(1, O->targets[t].name,
+					    mode_names[m], 1, cnt_names[q],
+					    "count", cnt[t][m][q], O->reps);
+		}
 	svc_rows("latency", svc, 0);
 }
 
@@ -1190,7 +1548,7 @@ big_client(int in, int out, const char *path, int nblk, int k)
 	static double	 res[MAX_REPS][M_COUNT];
 	struct lat	 l;
 	size_t		 size = O->mib << 20;
-	double		 cpu[M_COUNT], t0;
+	double		 cpu[M_COUNT], cnt[M_COUNT][K_COUNT], t0;
 	char		*mem, tok = 0;
 	int		 rep, blk;
 
@@ -1211,7 +1569,7 @@ big_client(int in, int out, const char *path, int nblk, int k)
 			lat_rounds(&l, k, NULL);
 			xfer(out, &tok, 1, 1);
 		}
-		lat_close(&l, res[rep], cpu);
+		lat_close(&l, res[rep], cpu, cnt);
 	}
 	xfer(out, res, sizeof res[0] * (size_t)O->reps, 1);
 	/* The heap was live until here. */
@@ -1233,7 +1591,7 @@ w_bigmem(void)
 	const char	*path = O->targets[O->ntargets - 1].path;
 	const char	*name = O->targets[O->ntargets - 1].name;
 	struct lat	 l;
-	double		 v[M_COUNT], u[M_COUNT];
+	double		 v[M_COUNT], u[M_COUNT], cnt[M_COUNT][K_COUNT];
 	char		 tok = 0;
 	pid_t		 pid;
 	int		 to_big[2], to_small[2], rep, blk, m, st;
@@ -1259,7 +1617,7 @@ w_bigmem(void)
 			xfer(to_big[1], &tok, 1, 1);
 			xfer(to_small[0], &tok, 1, 0);
 		}
-		lat_close(&l, v, u);
+		lat_close(&l, v, u, cnt);
 		for (m = 0; m < M_COUNT; m++)
 			small[m][rep] = v[m];
 	}
@@ -1526,9 +1884,12 @@ main(int argc, char *argv[])
 	else if (modes != NULL)
 		o.modes = parse_names(modes, mode_names, M_COUNT);
 	else {
-		/* The ping control only where it explains something. */
+		/*
+		 * The ping control only where it explains something: the
+		 * floor of a spawn through the daemon, the big client's.
+		 */
 		o.modes = (1u << M_COUNT) - 1;
-		if (strcmp(w, "bigmem") != 0)
+		if (strcmp(w, "bigmem") != 0 && strcmp(w, "latency") != 0)
 			o.modes &= ~(1u << M_PING);
 	}
 	/* The posix face and the children find the daemon here too. */
@@ -1586,6 +1947,7 @@ static const char	*num(char *, size_t, double);
 static double		 best_workaround(const char *, const char **);
 static void		 target(const char *, double, const char *, int);
 static void		 rep_latency(void);
+static void		 rep_counts(void);
 static void		 rep_throughput(void);
 static void		 rep_write_exec(void);
 static void		 rep_bigmem(void);
@@ -1694,10 +2056,10 @@ static void
 rep_latency(void)
 {
 	static const char *const order[] = { "fork", "vfork", "posix_spawn",
-	    "spawnd", "spawnd_posix" };
-	char			 cs[8][32], rb[16], mm[40];
+	    "spawnd", "spawnd_posix", "ping" };
+	char			 cs[8][32], rb[16], mm[40], ob[40];
 	const struct row	*r;
-	double			 base;
+	double			 base, ping;
 	int			 nc, i, m;
 
 	cases(1, "latency", cs, &nc);
@@ -1706,21 +2068,79 @@ rep_latency(void)
 	r = find(1, cs[0], "posix_spawn", 1, "latency");
 	printf("\n1. spawn+wait latency, one client thread\n"
 	    "   (us per spawn+wait: median over %d reps of the per-rep "
-	    "median, [min-max] of those)\n\n", r ? r->n : 0);
-	printf("   %-8s %-13s %10s %21s %14s\n", "target", "mode", "median",
-	    "[min-max]", "x posix_spawn");
+	    "median, [min-max] of those;\n   floor: posix_spawn + a ping "
+	    "round trip; over floor: us beyond it, and as a share of\n"
+	    "   posix_spawn)\n\n", r ? r->n : 0);
+	printf("   %-8s %-13s %10s %21s %14s %18s\n", "target", "mode",
+	    "median", "[min-max]", "x posix_spawn", "over floor");
 	for (i = 0; i < nc; i++) {
 		base = val(1, cs[i], "posix_spawn", 1, "latency");
-		for (m = 0; m < 5; m++) {
+		ping = val(1, cs[i], "ping", 1, "latency");
+		for (m = 0; m < 6; m++) {
 			if ((r = find(1, cs[i], order[m], 1, "latency")) ==
 			    NULL)
 				continue;
 			snprintf(mm, sizeof mm, "[%.1f-%.1f]", r->min, r->max);
-			printf("   %-8s %-13s %10.1f %21s %14s\n", cs[i],
+			ob[0] = '\0';
+			if ((m == 3 || m == 4) && !isnan(ping) && base > 0)
+				snprintf(ob, sizeof ob, "%+.1f (%+.1f%%)",
+				    r->med - base - ping,
+				    (r->med - base - ping) * 100 / base);
+			printf("   %-8s %-13s %10.1f %21s %14s %18s\n", cs[i],
 			    order[m], r->med, mm,
-			    ratio(rb, sizeof rb, r->med, base));
+			    ratio(rb, sizeof rb, r->med, base), ob);
 		}
+		if (!isnan(ping) && !isnan(base))
+			printf("   %-8s %-13s %10.1f %21s %14s\n", cs[i],
+			    "(floor)", base + ping, "",
+			    ratio(rb, sizeof rb, base + ping, base));
 	}
+	rep_counts();
+}
+
+/* Workload 1's counts: what a spawn+wait costs in events, not time. */
+static void
+rep_counts(void)
+{
+	static const char *const order[] = { "fork", "vfork", "posix_spawn",
+	    "spawnd", "spawnd_posix", "ping" };
+	static const int	 col[] = { K_SYS_DAEMON, K_SYS_CLIENT,
+	    K_SYS_CHILD, K_VCS_DAEMON, K_ICS_DAEMON, K_VCS_CLIENT,
+	    K_ICS_CLIENT, K_FLT_CLIENT };
+	char			 cs[8][32];
+	const struct row	*r;
+	int			 nc, i, m, j;
+
+	cases(1, "sys_daemon", cs, &nc);
+	if (nc == 0) {
+		printf("\n   (no system call counts: see bench's note)\n");
+		return;
+	}
+	r = find(1, cs[0], "posix_spawn", 1, "sys_client");
+	printf("\n   counts per spawn+wait (mean per rep, median over %d reps; "
+	    "they do not depend on\n   the machine's speed): system calls "
+	    "of the daemon, of the caller (libspawnd, or\n   libc's spawn and "
+	    "wait) and of the child (its set-up, the exec, the target's "
+	    "own);\n   context switches, voluntary (wake-ups) and "
+	    "involuntary, of the daemon and the\n   caller; the caller's "
+	    "minor page faults\n\n", r ? r->n : 0);
+	printf("   %-8s %-13s %8s %8s %8s %11s %11s %7s\n", "", "",
+	    "sys", "sys", "sys", "cs daemon", "cs caller", "minflt");
+	printf("   %-8s %-13s %8s %8s %8s %11s %11s %7s\n", "target", "mode",
+	    "daemon", "caller", "child", "vol/invol", "vol/invol", "caller");
+	for (i = 0; i < nc; i++)
+		for (m = 0; m < 6; m++) {
+			double	 v[8];
+
+			if (find(1, cs[i], order[m], 1, "sys_daemon") == NULL)
+				continue;
+			for (j = 0; j < 8; j++)
+				v[j] = val(1, cs[i], order[m], 1,
+				    cnt_names[col[j]]);
+			printf("   %-8s %-13s %8.1f %8.1f %8.1f %5.2f/%-5.2f "
+			    "%5.2f/%-5.2f %7.1f\n", cs[i], order[m], v[0],
+			    v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
+		}
 }
 
 static void
@@ -1994,7 +2414,7 @@ rep_targets(void)
 	double			 a, b, c, d;
 	int			 nc, i, k, j;
 
-	printf("\ntargets (issue 6; ratios within this run)\n\n");
+	printf("\ntargets (issues 6 and 15; ratios within this run)\n\n");
 	printf("   %-60s %10s  %-9s %s\n", "", "measured", "target",
 	    "result");
 	cases(1, "latency", cs, &nc);
@@ -2069,6 +2489,17 @@ rep_targets(void)
 		printf("   (baseline: posix_spawn+waitpid of %s costs its caller"
 		    " %.1f us of CPU)\n", cs[i], val(1, cs[i], "posix_spawn",
 		    1, "client_cpu"));
+	/* Issue 15: the daemon's CPU per spawn against that baseline. */
+	a = val(6, "latency", "all", 0, "cpu_stat") + val(6, "throughput",
+	    "all", 0, "cpu_stat");
+	b = val(6, "latency", "all", 0, "spawns") + val(6, "throughput", "all",
+	    0, "spawns");
+	for (i = 0; i < nc; i++) {
+		c = a / b / val(1, cs[i], "posix_spawn", 1, "client_cpu");
+		snprintf(what, sizeof what, "daemon CPU per spawn (w1+2) / "
+		    "posix_spawn caller CPU, %.31s", cs[i]);
+		target(what, c, "<= 1.00x", c <= 1.0);
+	}
 	a = val(5, "idle", "daemon", 0, "private");
 	target("idle private memory, KiB", a, "<= 1536", a <= 1536);
 	a = val(5, "conns", "daemon", -1, "private_per");

@@ -275,7 +275,7 @@ if [ "$QUICK" = 1 ]; then
 	big=(-r 1 -n 30 -M 256)
 	count=300
 else
-	lat=(-r 5 -n 300)
+	lat=(-r 9 -n 150)
 	tput=(-r 5 -d 0.8 -T 1,4,20)
 	wte=(-r 3 -R 50 -T 20)
 	big=(-r 3 -n 100 -M 1024)

@@ -270,21 +270,28 @@ client_send(struct spawnd_client *c, uint16_t type, uint32_t id,
 	return (0);
 }
 
-/* Reads one well-formed daemon-to-client frame. */
+/*
+ * Reads one well-formed daemon-to-client frame.  Without a deadline it
+ * waits in recvmsg itself: a poll first would cost a system call per
+ * reply.  A socket its user made non-blocking says EAGAIN: then poll.
+ */
 static int
 client_recv(struct spawnd_client *c, int64_t deadline,
     struct client_frame *fr)
 {
 	ssize_t	n;
-	int	r;
+	int	r, block = deadline < 0;
 
 	for (;;) {
-		if ((r = client_poll(c->fd, deadline)) != 0)
+		if (!block && (r = client_poll(c->fd, deadline)) != 0)
 			return (r);
 		n = fdio_recv_cred(c->fd, fr->buf, sizeof fr->buf, fr->fds,
-		    CLIENT_RECV_FDS, &fr->nfds, &fr->cred, MSG_DONTWAIT);
-		if (n == -EAGAIN)
+		    CLIENT_RECV_FDS, &fr->nfds, &fr->cred, block ? 0 :
+		    MSG_DONTWAIT);
+		if (n == -EAGAIN) {
+			block = 0;
 			continue;
+		}
 		if (n == 0)
 			return (client_fail(c, -ECONNRESET));
 		if (n < 0)

@@ -3,8 +3,8 @@
  *
  * A child is made with clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD), as glibc's
  * posix_spawn does, but with a set-up written for a broker: the daemon
- * knows which signal dispositions it changed, so the child resets only
- * those instead of all 64; rlimits equal to the daemon's are not set again.
+ * changes no signal disposition (main.c), so the child resets none instead
+ * of all 64; rlimits equal to the daemon's are not set again.
  * The child shares our memory until it execs or exits, so it reports a
  * failure (errno, step, action index) by writing into struct setup, and it
  * may only make async-signal-safe calls and must not allocate.  Everything
@@ -168,12 +168,11 @@ static struct krlimit	 child_rlimits[PROTO_RLIMIT_COUNT];	/* ours now */
 static struct krlimit	 child_nofile;	/* RLIMIT_NOFILE as we found it */
 static unsigned int	 child_ncpu;	/* CPUs we may run on */
 static unsigned int	 child_nlaunching;	/* async, before exec */
-static uint64_t		 child_reset;	/* sd.sigchanged, bit sig - 1 */
 
 /*
- * Records the daemon's rlimits and the dispositions it changed, and
- * raises its own RLIMIT_NOFILE soft limit to the hard one: many
- * connections need many fds, but children get the soft limit back.
+ * Records the daemon's rlimits, and raises its own RLIMIT_NOFILE soft
+ * limit to the hard one: many connections need many fds, but children get
+ * the soft limit back.
  */
 void
 child_init(void)
@@ -188,9 +187,6 @@ child_init(void)
 	if (sched_getaffinity(0, sizeof cpus, &cpus) == 0 &&
 	    CPU_COUNT(&cpus) > 1)
 		child_ncpu = (unsigned int)CPU_COUNT(&cpus);
-	for (r = 1; r <= PROTO_MAX_SIG; r++)
-		if (sigismember(&sd.sigchanged, r) == 1)
-			child_reset |= (uint64_t)1 << (r - 1);
 	for (r = 0; r < PROTO_RLIMIT_COUNT; r++) {
 		if (getrlimit(r, &rl) == -1)
 			fatal("getrlimit %d", r);
@@ -326,9 +322,9 @@ fail:
 }
 
 /*
- * Dispositions: every signal the daemon changed goes back to SIG_DFL, and
- * the request's ignored signals to SIG_IGN; the rest already are SIG_DFL
- * (main.c resets them at start-up).  Signals stay blocked until the end.
+ * Dispositions: the request's ignored signals go to SIG_IGN; the rest
+ * already are SIG_DFL (main.c resets them at start-up and changes none).
+ * Signals stay blocked until the end.
  */
 static long CHILD_CODE
 child_signals(const struct setup *s)
@@ -340,7 +336,7 @@ child_signals(const struct setup *s)
 	for (sig = 1; sig <= PROTO_MAX_SIG; sig++) {
 		uint64_t	 bit = (uint64_t)1 << (sig - 1);
 
-		if (!((ign | child_reset) & bit))
+		if (!(ign & bit))
 			continue;
 		if ((r = child_sigaction(sig, (ign & bit) != 0)) < 0)
 			return r;
@@ -934,7 +930,6 @@ child_spawn(const struct child_spec *spec, struct conn *c, uint32_t id,
 {
 	struct child		*ch;
 	struct launch		*l;
-	sigset_t		 all, old;
 	int			 pidfd = -1, saved, async, wfd;
 	pid_t			 pid;
 
@@ -994,14 +989,15 @@ child_spawn(const struct child_spec *spec, struct conn *c, uint32_t id,
 		fail->error = errno == EINVAL ? EMFILE : (uint32_t)errno;
 		goto fail;
 	}
-	l->s.ppid = getpid();
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
+	l->s.ppid = sd.pid;
+	/*
+	 * The child starts with our signal mask, which blocks everything
+	 * (main.c): no handler of ours can run on its stack.
+	 */
 	pid = clone(child_main, l->stack + CHILD_STACK_SIZE, CLONE_VM |
 	    (async ? 0 : CLONE_VFORK) | CLONE_PIDFD | SIGCHLD, &l->s,
 	    &pidfd);
 	saved = errno;
-	sigprocmask(SIG_SETMASK, &old, NULL);
 	/*
 	 * The child's now.  So is l->s: the child moves its own fds and
 	 * records where, so not a byte of it is read here.
@@ -1058,14 +1054,14 @@ child_launched(int fd, short what, void *arg)
 	struct launch		*l = ch->launch;
 	struct proto_failed	 fail;
 	siginfo_t		 si;
-	char			 b;
 
+	/*
+	 * No read: nobody writes the pipe, so readable means EOF, and the
+	 * pipe is closed unread.
+	 */
 	(void)what;
-	if (fd != -1) {
-		while (read(fd, &b, 1) == -1 && errno == EINTR)
-			continue;
+	if (fd != -1)
 		child_nlaunching--;
-	}
 	fail.index = PROTO_NO_INDEX;
 	if (l->s.step != PROTO_STEP_NONE) {
 		/* It wrote why and called _exit: reap it now. */

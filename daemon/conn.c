@@ -70,6 +70,7 @@ struct conn {
 };
 
 static void	conn_read(int, short, void *);
+static void	conn_pause(struct conn *);
 static void	conn_hangup(int, short, void *);
 static void	conn_write(int, short, void *);
 static int	conn_frame(struct conn *, const uint8_t *, size_t, int *,
@@ -269,7 +270,13 @@ conn_uncharge(uid_t uid, size_t fds, size_t bytes)
 	conn_pending_fds -= fds;
 }
 
-/* Reads up to CONN_FRAMES_PER_WAKE frames, so one client cannot starve. */
+/*
+ * Reads one request: a client waits for the reply before it sends the
+ * next, so a second read would nearly always find nothing (a wasted
+ * recvmsg per request); a client that sends more is woken for again at
+ * once, the event being level-triggered.  Only the frames of a continued
+ * spawn request are read on, up to CONN_FRAMES_PER_WAKE.
+ */
 static void
 conn_read(int fd, short what, void *arg)
 {
@@ -282,6 +289,17 @@ conn_read(int fd, short what, void *arg)
 	for (i = 0; i < CONN_FRAMES_PER_WAKE; i++) {
 		if (c->state == CONN_CLOSING) {
 			conn_free(c);
+			return;
+		}
+		/*
+		 * Woken while a spawn launches: the client sent more, or
+		 * hung up.  Replies come in the order of the requests, so
+		 * read no more until the child has exec'd (conn_spawned()).
+		 * Pausing only now, not with every spawn, saves four
+		 * epoll_ctl calls per spawn.
+		 */
+		if (c->launching) {
+			conn_pause(c);
 			return;
 		}
 		n = fdio_recv(fd, conn_rbuf, sizeof conn_rbuf, conn_rfds,
@@ -300,28 +318,27 @@ conn_read(int fd, short what, void *arg)
 		}
 		if (conn_frame(c, conn_rbuf, (size_t)n, conn_rfds, nfds) == -1)
 			return;
-		/*
-		 * Replies come in the order of the requests: read no more
-		 * until the spawn's child has exec'd (conn_spawned()).
-		 */
-		if (c->launching) {
-			event_del(c->rev);
-			c->paused = 1;
-			/* But a client that dies meanwhile is seen at once. */
-			if (c->hev == NULL)
-				c->hev = event_new(sd.base, fd, EV_CLOSED,
-				    conn_hangup, c);
-			/*
-			 * Unwatched, a client gone while its child waits
-			 * before exec would leave it running: close now.
-			 */
-			if (c->hev == NULL || event_add(c->hev, NULL) == -1) {
-				log_warnx("pid %d: cannot watch for hang-up, "
-				    "closing", (int)c->pid);
-				conn_closing(c);
-			}
+		if (!c->assembling)
 			return;
-		}
+	}
+}
+
+/* Stops reading c, but a client that dies meanwhile is seen at once. */
+static void
+conn_pause(struct conn *c)
+{
+	event_del(c->rev);
+	c->paused = 1;
+	if (c->hev == NULL)
+		c->hev = event_new(sd.base, c->fd, EV_CLOSED, conn_hangup, c);
+	/*
+	 * Unwatched, a client gone while its child waits before exec would
+	 * leave it running: close now.
+	 */
+	if (c->hev == NULL || event_add(c->hev, NULL) == -1) {
+		log_warnx("pid %d: cannot watch for hang-up, closing",
+		    (int)c->pid);
+		conn_closing(c);
 	}
 }
 
@@ -424,7 +441,7 @@ conn_hello(struct conn *c, const struct proto_hdr *hdr, const uint8_t *p)
 		return conn_error(c, hdr->id, EPROTONOSUPPORT,
 		    "no common protocol version");
 	ok.version = PROTO_VERSION;
-	ok.pid = (uint32_t)getpid();
+	ok.pid = (uint32_t)sd.pid;
 	ok.max_request = (uint32_t)sd.limits.request_bytes;
 	ok.max_fds = sd.limits.request_fds;
 	n = proto_encode_hello_ok(buf, &ok);
@@ -779,7 +796,7 @@ conn_ping(struct conn *c, const struct proto_hdr *hdr)
 
 	if (hdr->length != 0)
 		return conn_error(c, hdr->id, EPROTO, "malformed PING");
-	m.pid = (uint32_t)getpid();
+	m.pid = (uint32_t)sd.pid;
 	m.connections = sd.nconns;
 	m.children = sd.nchildren;
 	m.spawns = sd.spawns;

@@ -6,6 +6,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/signalfd.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -33,6 +34,7 @@ static const char *default_path(char *, size_t);
 static void	signals_init(void);
 static void	leave_terminal(void);
 static void	go_background(void);
+static struct event *signals_watch(void);
 static void	on_signal(int, short, void *);
 static void	limits_fds(int);
 static void	fds_init(void);
@@ -176,24 +178,44 @@ limits_fds(int set)
 /*
  * Children must start from default dispositions and an empty mask, whatever
  * we inherited (nohup, a shell ignoring SIGINT, a parent ignoring SIGCHLD,
- * which would also break reaping).  Reset everything once here; the clone
- * child then only undoes what sd.sigchanged records.
+ * which would also break reaping).  Reset every disposition once here and
+ * never change one again: the signals we take (signals_watch) are blocked
+ * and read from a signalfd, and SIGPIPE, blocked too, leaves a write to a
+ * broken pipe with EPIPE.  So the clone child finds every disposition at
+ * SIG_DFL and has nothing to undo (glibc's posix_spawn child resets all
+ * 64), and it starts with every signal blocked, as it must (it runs on
+ * our memory), with no sigprocmask around each clone.
  */
 static void
 signals_init(void)
 {
-	sigset_t		 none;
+	sigset_t		 all;
 	int			 sig;
 
 	for (sig = 1; sig < NSIG; sig++)
-		(void)child_sigaction(sig, sig == SIGPIPE);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	sigemptyset(&sd.sigchanged);
-	sigaddset(&sd.sigchanged, SIGPIPE);
-	sigaddset(&sd.sigchanged, SIGTERM);
-	sigaddset(&sd.sigchanged, SIGINT);
-	sigaddset(&sd.sigchanged, SIGHUP);
+		(void)child_sigaction(sig, 0);
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+/* SIGTERM, SIGINT and SIGHUP, through a signalfd in the loop. */
+static struct event *
+signals_watch(void)
+{
+	struct event	*ev;
+	sigset_t	 set;
+	int		 fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if ((fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		fatal("signalfd");
+	ev = event_new(sd.base, fd, EV_READ | EV_PERSIST, on_signal, NULL);
+	if (ev == NULL || event_add(ev, NULL) == -1)
+		fatalx("cannot watch signals");
+	return ev;
 }
 
 /*
@@ -237,16 +259,20 @@ go_background(void)
 }
 
 static void
-on_signal(int sig, short what, void *arg)
+on_signal(int fd, short what, void *arg)
 {
+	struct signalfd_siginfo	 si;
+
 	(void)what;
 	(void)arg;
-	if (sig == SIGHUP) {
-		log_info("SIGHUP: nothing to reload");
-		return;
+	while (read(fd, &si, sizeof si) == (ssize_t)sizeof si) {
+		if (si.ssi_signo == SIGHUP) {
+			log_info("SIGHUP: nothing to reload");
+			continue;
+		}
+		log_info("%s, stopping", strsignal((int)si.ssi_signo));
+		daemon_quit();
 	}
-	log_info("%s, stopping", strsignal(sig));
-	daemon_quit();
 }
 
 /*
@@ -307,11 +333,10 @@ main(int argc, char **argv)
 	};
 	const char	*path = NULL;
 	char		 pbuf[PATH_MAX];
-	struct event	*sigev[3];
-	int		 ch, debug = 0, fd, i;
+	struct event	*sigev;
+	int		 ch, debug = 0, fd;
 	unsigned int	 idle = 0;
 	int		 background = 0, session = 0, pending_fds_set = 0;
-	const int	 sigs[3] = { SIGTERM, SIGINT, SIGHUP };
 
 	sd.limits = LIMITS_DEFAULT;
 	while ((ch = getopt_long(argc, argv, "s:dVh", opts, NULL)) != -1) {
@@ -387,17 +412,14 @@ main(int argc, char **argv)
 		log_warnx("socket-activated: ignoring --socket %s", path);
 	if (background)
 		go_background();
+	sd.pid = getpid();
 	listener_start(fd);
-	for (i = 0; i < 3; i++) {
-		sigev[i] = evsignal_new(sd.base, sigs[i], on_signal, NULL);
-		if (sigev[i] == NULL || evsignal_add(sigev[i], NULL) == -1)
-			fatalx("cannot watch signal %d", sigs[i]);
-	}
+	sigev = signals_watch();
 
 	notify_init(idle);
 	(void)sd_notify(0, "READY=1");
 	log_info("serving%s, pid %d", sd.activated ? " (socket-activated)" :
-	    "", (int)getpid());
+	    "", (int)sd.pid);
 	if (event_base_dispatch(sd.base) == -1)
 		fatalx("event loop failed");
 
@@ -405,8 +427,8 @@ main(int argc, char **argv)
 	conn_close_all();
 	notify_free();
 	child_free_all();
-	for (i = 0; i < 3; i++)
-		event_free(sigev[i]);
+	(void)close(event_get_fd(sigev));
+	event_free(sigev);
 	event_base_free(sd.base);
 	return 0;
 }

@@ -54,13 +54,13 @@ struct spawnd {
 	struct event_base	*base;
 	struct limits		 limits;
 	uid_t			 uid;		/* serve this uid (and root) */
+	pid_t			 pid;		/* ours, after --background */
 	int			 activated;	/* socket from systemd */
 	enum launch_mode	 launch;
 	int			 quitting;
 	unsigned int		 nconns;
 	unsigned int		 nchildren;
 	uint64_t		 spawns;
-	sigset_t		 sigchanged;	/* dispositions not SIG_DFL */
 };
 extern struct spawnd	 sd;
 

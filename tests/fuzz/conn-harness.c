@@ -143,6 +143,7 @@ harness_reset(void)
 	memset(issued, 0, sizeof issued);
 	sd.spawns = 0;
 	sd.quitting = 0;
+	sd.pid = getpid();	/* as main.c: HELLO_OK and PONG say it */
 }
 
 void

@@ -1,0 +1,56 @@
+#!/bin/bash
+# test-counts.sh: what a spawn+wait costs in system calls and wake-ups
+# stays what issue 15 left it.  bench's workload 1 counts them (the
+# raw_syscalls:sys_enter tracepoint through perf_event_open, so root or
+# perf_event_paranoid -1; else this test skips) for the handle API and a
+# ping, against a tiny static target whose own calls are its exit alone.
+#
+# Before issue 15 the daemon made 27 calls per spawn+wait, the library 7,
+# the child 15 (four signal resets), the daemon 5 per ping and the library
+# 3: each bound below catches one of those coming back.  Since then the
+# daemon yields once to a new child on idle CPUs (20), and the library
+# reads /proc twice to check the pidfd it is given (10 or 11).
+
+. "$(dirname "$0")/lib.sh"
+
+BENCH=$B/bench/bench
+[ -x "$BENCH" ] || skip "no benchmark at $BENCH"
+# A sanitizer's runtime makes calls of its own: the plain build counts.
+if ldd "$SPAWND" 2>/dev/null | grep -q -e libasan -e libubsan -e libtsan
+then
+	skip "sanitizer build: the counts are the plain build's"
+fi
+setup
+cc -DTINY_RAW -nostdlib -static -O2 -s -o "$dir/tiny" \
+    "$SRCDIR/bench/tiny-src/tiny.c" 2>/dev/null && "$dir/tiny" ||
+    skip "cannot build the tiny static target"
+start_daemon
+csv=$dir/counts.csv
+if ! "$BENCH" -q -s "$sock" -o "$csv" -r 1 -n 10 -m spawnd,ping \
+    -t "tiny=$dir/tiny" latency 2>"$dir/bench.err"; then
+	cat "$dir/bench.err" >&2
+	fail "bench latency failed"
+fi
+grep -q ',sys_daemon,' "$csv" ||
+    skip "system calls cannot be counted here (raw_syscalls tracepoint)"
+
+# at_most MODE METRIC MAX WHAT: the count per spawn+wait is at most MAX.
+at_most() {
+	local v
+	v=$(awk -F, -v m="$1" -v k="$2" \
+	    '$1 == 1 && $3 == m && $5 == k { print $7 }' "$csv")
+	note "$4: $v"
+	awk -v v="$v" -v max="$3" \
+	    'BEGIN { exit !(v != "" && v + 0 <= max + 0) }' ||
+	    fail "$4: $v per spawn+wait, at most $3 expected"
+}
+
+at_most spawnd sys_daemon 20.5 "daemon's system calls, handle API"
+at_most spawnd sys_client 11 "library's system calls, handle API"
+at_most spawnd sys_child 12 "child's system calls, exec and exit included"
+at_most spawnd vcs_daemon 3.1 "daemon's wake-ups"
+at_most ping sys_daemon 3 "daemon's system calls per ping"
+at_most ping sys_client 2 "library's system calls per ping"
+
+stop_daemon
+finish
