@@ -4,9 +4,11 @@
 set -eu
 
 # Building, and every test of make check (groff-base: the man page test;
-# dbus, dbus-user-session, libpam-systemd: the systemd test's user managers).
-pkgs="gcc make pkg-config libevent-dev libsystemd-dev systemd procps groff-base dbus dbus-user-session libpam-systemd"
-[ "${1-}" = "--ci" ] && pkgs="$pkgs valgrind cppcheck clang clang-tidy clang-tools libclang-rt-14-dev mandoc golang-go tmux less ninja-build python3 rustc default-jdk-headless"
+# dbus, dbus-user-session, libpam-systemd: the systemd test's user managers;
+# tmux, less: the pty test; golang-go: the Go client; ninja-build, python3,
+# rustc, default-jdk-headless: the programs spawnctl wrap is tested with).
+pkgs="gcc make pkg-config libevent-dev libsystemd-dev systemd procps groff-base dbus dbus-user-session libpam-systemd tmux less golang-go ninja-build python3 rustc default-jdk-headless"
+[ "${1-}" = "--ci" ] && pkgs="$pkgs valgrind cppcheck clang clang-tidy clang-tools libclang-rt-14-dev mandoc"
 
 missing=
 for p in $pkgs; do

@@ -13,7 +13,7 @@
 # too, as posix_spawn's contract says.  See libspawnd-preload(8).
 . "$(dirname "$0")/lib.sh"
 wrap_setup
-command -v java >/dev/null || skip "no java"
+command -v java >/dev/null || skip "no java (Debian: apt-get install default-jdk-headless)"
 java -version 2>&1 | grep -q 'version "\(1[7-9]\|[2-9][0-9]\)' ||
     skip "java older than 17"
 export TMPDIR=$dir
@@ -110,7 +110,7 @@ public class T {
 }
 EOF
 javac -d "$dir" "$dir/T.java" >"$dir/javac.log" 2>&1 ||
-    { cat "$dir/javac.log" >&2; skip "javac failed"; }
+    { cat "$dir/javac.log" >&2; skip "javac failed (Debian: apt-get install default-jdk-headless)"; }
 jv="java -Xshare:auto -XX:TieredStopAtLevel=1 -cp $dir T"
 
 note "semantics, unwrapped and wrapped"

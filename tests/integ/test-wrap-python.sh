@@ -9,7 +9,7 @@
 # spawn brokered.
 . "$(dirname "$0")/lib.sh"
 wrap_setup
-command -v python3 >/dev/null || skip "no python3"
+command -v python3 >/dev/null || skip "no python3 (Debian: apt-get install python3)"
 python3 -c 'import os; os.posix_spawn' 2>/dev/null ||
     skip "python3 has no os.posix_spawn"
 export TMPDIR=$dir

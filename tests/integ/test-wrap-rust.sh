@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 wrap_setup
 rustc=$(command -v rustc || echo "$HOME/.cargo/bin/rustc")
-[ -x "$rustc" ] || skip "no rustc"
+[ -x "$rustc" ] || skip "no rustc (Debian: apt-get install rustc)"
 export TMPDIR=$dir
 unset XDG_RUNTIME_DIR
 threads=20
