@@ -94,11 +94,14 @@ unshare -m --propagation private true 2>"$dir/unshare.err" ||
 # since the build tree may sit under a 0700 home anyway.
 cat >"$dir/inner.sh" <<'EOF'
 set -u
+# Opened before the tmpfs hides them (the clone may be under /tmp).
+exec 3<"$1" 4<"$2" 5<"$3" || exit 1
 mount -t tmpfs -o mode=1777 tmpfs /tmp || exit 77
 mkdir -m 0755 /tmp/bin
-cp "$1" /tmp/bin/spawnd
-cp "$2" /tmp/bin/spawnctl
-cp "$3" /tmp/bin/libspawnd.so.0
+cp /proc/self/fd/3 /tmp/bin/spawnd
+cp /proc/self/fd/4 /tmp/bin/spawnctl
+cp /proc/self/fd/5 /tmp/bin/libspawnd.so.0
+exec 3<&- 4<&- 5<&-
 chmod 0755 /tmp/bin/*
 as() {
 	setpriv --reuid=65534 --regid=65534 --clear-groups \
