@@ -174,6 +174,7 @@ demo: all $(B)/bench/etxtbsy
 bench: all $(BENCH_BIN)
 	B=$(abspath $(B)) bench/run.sh
 	B=$(abspath $(B)) QUICK=$(QUICK) bench/go.sh
+	B=$(abspath $(B)) QUICK=$(QUICK) bench/rust.sh
 
 # Sanitizer builds go to their own directories.
 asan:
