@@ -695,6 +695,28 @@ out:
 }
 
 /*
+ * Puts the real path of $HELPERS/probe in probe (PATH_MAX bytes).  Returns
+ * 0, or -1 after saying on stderr why the test skips.
+ */
+static inline int
+tl_probe(char *probe)
+{
+	const char	*helpers = getenv("HELPERS");
+	char		 buf[PATH_MAX + 64];
+
+	if (helpers == NULL || *helpers == '\0') {
+		fprintf(stderr, "HELPERS is not set: skipping\n");
+		return -1;
+	}
+	snprintf(buf, sizeof buf, "%s/probe", helpers);
+	if (realpath(buf, probe) == NULL || access(probe, X_OK) != 0) {
+		fprintf(stderr, "no probe at %s: skipping\n", buf);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Tests that drop privileges (a daemon or a child run as nobody) must work
  * wherever the clone is, also under a directory other users cannot enter
  * (a 0700 home, mktemp -d).  tl_share() gives the path of a file that uid
