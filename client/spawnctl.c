@@ -131,13 +131,12 @@ static int	 run_child(struct spawnd_client *, struct spawnd_child *,
 		     unsigned int, const int *, struct pty *);
 static int	 run_wait(struct spawnd_client *, struct spawnd_child *,
 		     unsigned int);
-static int	 signals_open(void);
+static int	 signals_open(int);
 static int	 pty_want(const struct run_opts *);
 static int	 pty_open(struct pty *, const int *);
 static int	 pty_request(struct spawnd_req *, const struct pty *);
 static int	 pty_run(struct spawnd_client *, struct spawnd_child *,
 		     struct pty *, unsigned int);
-static int	 pty_signals_open(void);
 static void	 pty_signal(int, struct pty *, struct spawnd_child *,
 		     unsigned int);
 static void	 pty_raw(struct pty *);
@@ -150,6 +149,7 @@ static void	 pty_drain(struct pty *);
 static void	 pty_hangup(struct pty *);
 static void	 pty_close(struct pty *);
 static void	 forward(int, struct spawnd_child *, unsigned int);
+static void	 forward_one(struct spawnd_child *, int, unsigned int);
 static int	 exit_like(int);
 static int	 cmd_run(int, char **);
 static int	 cmd_ping(int, char **);
@@ -662,7 +662,7 @@ run_wait(struct spawnd_client *client, struct spawnd_child *child,
 	struct spawnd_exit	 ex;
 	int			 sfd, rc;
 
-	if ((sfd = signals_open()) == -1) {
+	if ((sfd = signals_open(0)) == -1) {
 		warn("signalfd");
 		return CTL_EXIT_FAIL;
 	}
@@ -694,10 +694,13 @@ run_wait(struct spawnd_client *client, struct spawnd_child *child,
 
 /*
  * Blocks the signals to forward and returns a signalfd for them.  The
- * child's mask is the request's (empty), not this one.
+ * child's mask is the request's (empty), not this one.  With a pty also
+ * SIGWINCH (the window size goes to the pty), SIGTSTP and SIGCONT
+ * (spawnctl stops with its terminal restored, and takes it raw again when
+ * continued).
  */
 static int
-signals_open(void)
+signals_open(int pty)
 {
 	sigset_t	 set;
 
@@ -706,25 +709,36 @@ signals_open(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGQUIT);
+	if (pty) {
+		sigaddset(&set, SIGWINCH);
+		sigaddset(&set, SIGTSTP);
+		sigaddset(&set, SIGCONT);
+	}
 	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
 		return -1;
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
-/* Passes each pending signal on; -ESRCH (it just exited) is fine. */
+/* Passes each pending signal on. */
 static void
 forward(int sfd, struct spawnd_child *child, unsigned int killflags)
 {
 	struct signalfd_siginfo	 si;
-	int			 rc;
 
-	while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-		rc = spawnd_child_kill(child, (int)si.ssi_signo, killflags);
-		if (rc < 0 && rc != -ESRCH)
-			warnx("cannot forward signal %u to pid %ld: %s",
-			    si.ssi_signo, (long)spawnd_child_pid(child),
-			    strerror(-rc));
-	}
+	while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
+		forward_one(child, (int)si.ssi_signo, killflags);
+}
+
+/* Sends one signal to the child; -ESRCH (it just exited) is fine. */
+static void
+forward_one(struct spawnd_child *child, int signo, unsigned int killflags)
+{
+	int	 rc;
+
+	rc = spawnd_child_kill(child, signo, killflags);
+	if (rc < 0 && rc != -ESRCH)
+		warnx("cannot forward signal %d to pid %ld: %s", signo,
+		    (long)spawnd_child_pid(child), strerror(-rc));
 }
 
 /*
@@ -825,7 +839,7 @@ pty_run(struct spawnd_client *client, struct spawnd_child *child,
 	struct spawnd_exit	 ex;
 	int			 sfd, rc, pidfd = spawnd_child_fd(child);
 
-	if ((sfd = pty_signals_open()) == -1) {
+	if ((sfd = signals_open(1)) == -1) {
 		warn("signalfd");
 		return CTL_EXIT_FAIL;
 	}
@@ -872,29 +886,6 @@ pty_run(struct spawnd_client *client, struct spawnd_child *child,
 }
 
 /*
- * Besides the signals run_wait() forwards: SIGWINCH (the window size goes
- * to the pty), SIGTSTP and SIGCONT (spawnctl stops with its terminal
- * restored, and takes it raw again when continued).
- */
-static int
-pty_signals_open(void)
-{
-	sigset_t	 set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGQUIT);
-	sigaddset(&set, SIGWINCH);
-	sigaddset(&set, SIGTSTP);
-	sigaddset(&set, SIGCONT);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
-		return -1;
-	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-}
-
-/*
  * The signals that came.  SIGHUP means the caller's terminal is gone:
  * the pty hangs up too, and the kernel sends the child's session its
  * SIGHUP.  The others a terminal would not send (they come from kill, as
@@ -905,7 +896,6 @@ pty_signal(int sfd, struct pty *p, struct spawnd_child *child,
     unsigned int killflags)
 {
 	struct signalfd_siginfo	 si;
-	int			 rc;
 
 	while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
 		switch (si.ssi_signo) {
@@ -924,12 +914,7 @@ pty_signal(int sfd, struct pty *p, struct spawnd_child *child,
 			pty_hangup(p);
 			break;
 		default:
-			rc = spawnd_child_kill(child, (int)si.ssi_signo,
-			    killflags);
-			if (rc < 0 && rc != -ESRCH)
-				warnx("cannot forward signal %u to pid %ld: %s",
-				    si.ssi_signo, (long)spawnd_child_pid(child),
-				    strerror(-rc));
+			forward_one(child, (int)si.ssi_signo, killflags);
 		}
 	}
 }

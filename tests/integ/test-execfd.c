@@ -590,20 +590,12 @@ test_etxtbsy(void)
 int
 main(void)
 {
-	const char	*helpers;
 	char		 buf[PATH_MAX + 64];
 	int		 dfds;
 
 	signal(SIGPIPE, SIG_IGN);
-	if ((helpers = getenv("HELPERS")) == NULL || *helpers == '\0') {
-		fprintf(stderr, "HELPERS is not set: skipping\n");
+	if (tl_probe(probe) != 0)
 		return TL_SKIP;
-	}
-	snprintf(buf, sizeof buf, "%s/probe", helpers);
-	if (realpath(buf, probe) == NULL || access(probe, X_OK) != 0) {
-		fprintf(stderr, "no probe at %s: skipping\n", buf);
-		return TL_SKIP;
-	}
 	if (tl_valgrind())
 		rounds = ROUNDS / 10;
 	if (tl_start(&d) != 0)

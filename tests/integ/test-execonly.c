@@ -17,31 +17,6 @@
 
 static int	 devnull = -1;
 
-/* Copies src to dst with mode, owned by root. */
-static int
-copy_file(const char *src, const char *dst, mode_t mode)
-{
-	char	 buf[65536];
-	ssize_t	 n;
-	int	 in, out, r = -1;
-
-	if ((in = open(src, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	if ((out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0700)) == -1)
-		goto fail;
-	while ((n = read(in, buf, sizeof buf)) > 0)
-		if (write(out, buf, (size_t)n) != n)
-			goto fail;
-	if (n == 0 && fchmod(out, mode) == 0)
-		r = 0;
-fail:
-	if (out != -1 && close(out) == -1)
-		r = -1;
-	close(in);
-	return r;
-}
-
 /*
  * Runs the file at path through an O_PATH exec fd and returns the "fds="
  * line of its report in buf ("" if none).
@@ -117,8 +92,8 @@ main(void)
 		return tl_exit();
 	snprintf(xonly, sizeof xonly, "%s/probe-0711", d.dir);
 	snprintf(readable, sizeof readable, "%s/probe-0755", d.dir);
-	if (copy_file(probe, xonly, 0711) == -1 ||
-	    copy_file(probe, readable, 0755) == -1) {
+	if (tl_copy_file(probe, xonly, 0711) == -1 ||
+	    tl_copy_file(probe, readable, 0755) == -1) {
 		tl_fail(__FILE__, __LINE__, "copy: %s", strerror(errno));
 		goto out;
 	}

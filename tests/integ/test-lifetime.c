@@ -722,22 +722,14 @@ test_many(void)
 int
 main(int argc, char *argv[])
 {
-	const char	*helpers;
 	char		 buf[PATH_MAX + 64];
 	int		 dfds;
 
 	signal(SIGPIPE, SIG_IGN);
 	if (argc > 1 && strcmp(argv[1], "--client") == 0)
 		return client_main(argc, argv);
-	if ((helpers = getenv("HELPERS")) == NULL || *helpers == '\0') {
-		fprintf(stderr, "HELPERS is not set: skipping\n");
+	if (tl_probe(probe) != 0)
 		return TL_SKIP;
-	}
-	snprintf(buf, sizeof buf, "%s/probe", helpers);
-	if (realpath(buf, probe) == NULL || access(probe, X_OK) != 0) {
-		fprintf(stderr, "no probe at %s: skipping\n", buf);
-		return TL_SKIP;
-	}
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1) {
 		fprintf(stderr, "PR_SET_CHILD_SUBREAPER: %s: skipping\n",
 		    strerror(errno));

@@ -154,31 +154,6 @@ out:
 	return r;
 }
 
-/* A copy of /bin/true at path, executable, owned by us. */
-static int
-copy_true(const char *path)
-{
-	char	 buf[65536];
-	ssize_t	 n;
-	int	 in, out, r = -1;
-
-	if ((in = open("/bin/true", O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
-	if (out == -1)
-		goto fail;
-	while ((n = read(in, buf, sizeof buf)) > 0)
-		if (write(out, buf, (size_t)n) != n)
-			goto fail;
-	if (n == 0)
-		r = 0;
-fail:
-	if (out != -1 && close(out) == -1)
-		r = -1;
-	close(in);
-	return r;
-}
-
 /*
  * A client process whose tied child waits in open() on fifo; returns its
  * pid.  Killing it must end the child.
@@ -246,7 +221,7 @@ main(void)
 	snprintf(vnull, sizeof vnull, "%s/fifo-time", d.dir);
 	if (mkfifo(fifo, 0600) == -1 || mkfifo(fifo2, 0600) == -1 ||
 	    mkfifo(fifo3, 0600) == -1 || mkfifo(vnull, 0600) == -1 ||
-	    copy_true(leased) == -1) {
+	    tl_copy_file("/bin/true", leased, 0755) == -1) {
 		tl_fail(__FILE__, __LINE__, "set-up: %s", strerror(errno));
 		goto out;
 	}

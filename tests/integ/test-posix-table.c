@@ -593,22 +593,14 @@ on_hup(int sig)
 int
 main(void)
 {
-	const char	*helpers;
 	char		 buf[PATH_MAX + 64];
 	size_t		 i;
 
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, on_hup);
 	signal(SIGUSR1, on_hup);
-	if ((helpers = getenv("HELPERS")) == NULL || *helpers == '\0') {
-		fprintf(stderr, "HELPERS is not set: skipping\n");
+	if (tl_probe(probe) != 0)
 		return TL_SKIP;
-	}
-	snprintf(buf, sizeof buf, "%s/probe", helpers);
-	if (realpath(buf, probe) == NULL || access(probe, X_OK) != 0) {
-		fprintf(stderr, "no probe at %s: skipping\n", buf);
-		return TL_SKIP;
-	}
 	if (tl_start(&d) != 0)
 		goto out;
 	if (setenv("SPAWND_SOCKET", d.sock, 1) == -1)

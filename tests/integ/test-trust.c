@@ -377,31 +377,6 @@ lib_refusals_as(uid_t uid, const char *sock)
 	return WEXITSTATUS(st);
 }
 
-/* Copies src to dst (mode 0755). */
-static int
-copy_file(const char *src, const char *dst)
-{
-	char	 buf[65536];
-	ssize_t	 n;
-	int	 in, out, r = 0;
-
-	if ((in = open(src, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	if ((out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0755)) == -1) {
-		close(in);
-		return -1;
-	}
-	while ((n = read(in, buf, sizeof buf)) > 0)
-		if (write(out, buf, (size_t)n) != n)
-			r = -1;
-	if (n < 0 || fchmod(out, 0755) == -1)
-		r = -1;
-	close(in);
-	close(out);
-	return r;
-}
-
 /* Every spawnctl command that connects refuses the fake, as uid. */
 static void
 ctl_refusals(const char *ctl, uid_t uid, const char *sock)
@@ -488,8 +463,8 @@ user_client(void)
 	snprintf(ctl, sizeof ctl, "%s/spawnctl", bin);
 	snprintf(lib, sizeof lib, "%s/libspawnd.so.0", bin);
 	snprintf(src, sizeof src, "%s/libspawnd.so.0", getenv("B"));
-	if (mkdir(bin, 0755) == -1 || copy_file(sc, ctl) != 0 ||
-	    copy_file(src, lib) != 0)
+	if (mkdir(bin, 0755) == -1 || tl_copy_file(sc, ctl, 0755) != 0 ||
+	    tl_copy_file(src, lib, 0755) != 0)
 		tl_fail(__FILE__, __LINE__, "copy %s and %s to %s: %s", sc,
 		    src, bin, strerror(errno));
 	else

@@ -695,6 +695,28 @@ out:
 }
 
 /*
+ * Puts the real path of $HELPERS/probe in probe (PATH_MAX bytes).  Returns
+ * 0, or -1 after saying on stderr why the test skips.
+ */
+static inline int
+tl_probe(char *probe)
+{
+	const char	*helpers = getenv("HELPERS");
+	char		 buf[PATH_MAX + 64];
+
+	if (helpers == NULL || *helpers == '\0') {
+		fprintf(stderr, "HELPERS is not set: skipping\n");
+		return -1;
+	}
+	snprintf(buf, sizeof buf, "%s/probe", helpers);
+	if (realpath(buf, probe) == NULL || access(probe, X_OK) != 0) {
+		fprintf(stderr, "no probe at %s: skipping\n", buf);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Tests that drop privileges (a daemon or a child run as nobody) must work
  * wherever the clone is, also under a directory other users cannot enter
  * (a 0700 home, mktemp -d).  tl_share() gives the path of a file that uid
@@ -733,9 +755,12 @@ tl_reachable(const char *path, uid_t uid, gid_t gid)
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
-/* Copies src to dst, mode 0755. */
+/*
+ * Copies src to the new file dst, which gets mode (it is 0700 until the
+ * copy is done).
+ */
 static inline int
-tl_copy_file(const char *src, const char *dst)
+tl_copy_file(const char *src, const char *dst, mode_t mode)
 {
 	char	buf[65536];
 	ssize_t	n;
@@ -744,7 +769,7 @@ tl_copy_file(const char *src, const char *dst)
 	if ((in = open(src, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
 	if ((out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0755)) == -1) {
+	    0700)) == -1) {
 		close(in);
 		return -1;
 	}
@@ -757,7 +782,7 @@ tl_copy_file(const char *src, const char *dst)
 		}
 	}
 	close(in);
-	if (fchmod(out, 0755) == -1 || close(out) == -1)
+	if (fchmod(out, mode) == -1 || close(out) == -1)
 		r = -1;
 	return r;
 }
@@ -796,7 +821,7 @@ tl_share(const char *src, uid_t uid, gid_t gid, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s", tl_share_dir, base);
 	if (access(buf, F_OK) == 0)
 		return 0;
-	if (tl_copy_file(real, buf) == -1) {
+	if (tl_copy_file(real, buf, 0755) == -1) {
 		tl_fail(__FILE__, __LINE__, "copy %s to %s: %s", real, buf,
 		    strerror(errno));
 		return -1;
