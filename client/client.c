@@ -632,6 +632,9 @@ client_handshake(struct spawnd_client *c, int timeout_ms)
 	if (fr.cred.pid < 0)
 		return (client_fail(c, -EPROTO));
 	c->daemon_pid = fr.cred.pid;
+	/* Known now: the daemon's later frames need not carry credentials. */
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_PASSCRED, &(int){ 0 },
+	    sizeof(int));
 	if (ok.max_request < c->max_request)
 		c->max_request = ok.max_request;
 	if (ok.max_fds < c->max_fds)
