@@ -213,10 +213,10 @@ wrap_resolve(void)
 	wrap_conf.strict = v != NULL && strcmp(v, "strict") == 0;
 	v = getenv("SPAWND_WRAP_DEBUG");
 	wrap_conf.debug = v != NULL && *v != '\0' && strcmp(v, "0") != 0;
+	/* 0 is a session whose leader is outside our pid namespace. */
 	v = getenv("SPAWND_WRAP_SID");
-	wrap_conf.sid = v != NULL ? (pid_t)strtol(v, NULL, 10) : -1;
-	if (wrap_conf.sid <= 0)
-		wrap_conf.sid = -1;
+	wrap_conf.sid = v != NULL && *v >= '0' && *v <= '9' ?
+	    (pid_t)strtol(v, NULL, 10) : -1;
 	wrap_conf.fa_ok = wrap_probe();
 	if (wrap_real.spawn == NULL || wrap_real.spawnp == NULL ||
 	    wrap_real.wait4 == NULL || wrap_real.waitid == NULL)
@@ -403,7 +403,8 @@ wrap_attr(spawnd_posix_spawnattr_t *a, const posix_spawnattr_t *g)
 			(void)spawnd_posix_spawnattr_setschedparam(a, &sp);
 	}
 	if (!(flags & (POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSID)) &&
-	    wrap_conf.sid != -1 && getsid(0) == wrap_conf.sid) {
+	    wrap_conf.sid != -1 && getsid(0) == wrap_conf.sid &&
+	    getpgrp() > 0) {
 		flags |= POSIX_SPAWN_SETPGROUP;
 		(void)spawnd_posix_spawnattr_setpgroup(a, getpgrp());
 	}

@@ -111,7 +111,8 @@ wrap_shim(char *buf, size_t len)
 /*
  * LD_PRELOAD gets the shim in front of what it had (unless there), and
  * SPAWND_SOCKET the socket; SPAWND_WRAP_SID tells the shim that the
- * daemon shares this session (sid), or is unset (-1).
+ * daemon shares this session (sid: 0 where the session's leader is
+ * outside our pid namespace, as in a container), or is unset (-1).
  */
 static int
 wrap_env(const char *shim, const char *sock, int sid)
@@ -133,7 +134,7 @@ wrap_env(const char *shim, const char *sock, int sid)
 	}
 	if (r == 0)
 		r = setenv("SPAWND_SOCKET", sock, 1);
-	if (r == 0 && sid > 0) {
+	if (r == 0 && sid >= 0) {
 		(void)snprintf(num, sizeof num, "%d", sid);
 		r = setenv("SPAWND_WRAP_SID", num, 1);
 	} else if (r == 0)

@@ -176,6 +176,24 @@ assert_eq 17 "$(brokered "$dir/wrapped.err")" "brokered spawns"
 assert_eq 17 "$(spawns_of "$dir/wrapped.out")" "daemon's spawn count"
 assert_not_contains "$dir/wrapped.err" "spawning directly" "fallback"
 
+# In a container the session's leader is often outside the pid namespace
+# and getsid() says 0: children must still join the caller's group (here
+# one that a shell with job control made inside the namespace).
+if unshare --pid --fork --mount-proc true 2>"$dir/ns.err"; then
+	note "wrapped, in a pid namespace that does not hold the session's leader"
+	unshare --pid --fork --mount-proc bash -c 'set -m; "$1" wrap -- \
+	    python3 "$2"; exit $?' bash "$SPAWNCTL" "$dir/t.py" \
+	    >"$dir/ns.out" 2>"$dir/ns.err"
+	assert_eq 0 $? "wrapped run in a pid namespace" ||
+	    cat "$dir/ns.err" >&2
+	if ! cmp -s "$dir/plain.out" "$dir/ns.out"; then
+		fail "output in a pid namespace differs from the unwrapped run"
+		diff "$dir/plain.out" "$dir/ns.out" >&2
+	fi
+else
+	note "not run in a pid namespace: $(head -n 1 "$dir/ns.err")"
+fi
+
 note "no daemon: glibc spawns, one note; SPAWND_WRAP=strict refuses"
 cat >"$dir/f.py" <<'EOF'
 import os
