@@ -51,7 +51,7 @@
 
 #define POSIX_TIED		0x1	/* in attr->at_spawnd_flags */
 #define POSIX_DEFAULT_PATH	"/bin:/usr/bin"	/* execvp's, glibc's */
-#define POSIX_SPAWN_TRIES	3	/* fd table changed under us */
+#define POSIX_SPAWN_TRIES	16	/* fds closed under us */
 #define POSIX_WAIT_SLICE_MS	50	/* waitpid(-1) sees new entries */
 #define POSIX_POOL_MAX		8	/* idle connections kept for reuse */
 #define POSIX_PATH_MAX		sizeof(((struct sockaddr_un *)0)->sun_path)
@@ -698,7 +698,8 @@ posix_request(struct spawnd_req *req,
  * found dead (the daemon restarted or exited idle) fails the send before
  * the daemon could act on anything: a new one is made.  An fd closed by
  * another thread between listing and sending makes sendmsg fail with
- * EBADF before anything went out: list again.
+ * EBADF before anything went out: list again (a program that opens and
+ * closes files in many threads, as a JVM does, may need several goes).
  */
 static int
 posix_start(struct spawnd_req *req,

@@ -140,7 +140,9 @@ start=$SECONDS
 assert_eq 0 $? "wrapped run" || cat "$dir/wrap.out" >&2
 note "wrapped: $(head -n 1 "$dir/wrap.out") ($((SECONDS - start)) s)"
 total=$((threads * rounds))
-read -r _ ok _ busy _ errors <"$dir/wrap.out"
+ok=0 busy=0 errors=missing
+read -r _ ok _ busy _ errors < <(grep '^ok [0-9]* etxtbsy' "$dir/wrap.out")
+assert_eq 0 "$(grep -c 'spawnd-wrap:' "$dir/wrap.out")" "notes of the shim"
 assert_eq 0 "$errors" "wrapped errors"
 assert_eq "$total" "$((ok + busy))" "wrapped spawns accounted for"
 # An ETXTBSY fails in jspawnhelper's exec, after the broker spawned it.
