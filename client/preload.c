@@ -389,8 +389,16 @@ wrap_attr(spawnd_posix_spawnattr_t *a, const posix_spawnattr_t *g)
 
 	(void)spawnd_posix_spawnattr_init(a);
 	if (g != NULL) {
-		if ((r = posix_spawnattr_getflags(g, &flags)) != 0 ||
-		    (r = posix_spawnattr_getpgroup(g, &pgrp)) != 0 ||
+		if ((r = posix_spawnattr_getflags(g, &flags)) != 0)
+			return (r);
+		/* A newer glibc's flag (2.39's SETCGROUP): glibc's to do. */
+		if ((unsigned short)flags & ~(unsigned short)(
+		    POSIX_SPAWN_RESETIDS | POSIX_SPAWN_SETPGROUP |
+		    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
+		    POSIX_SPAWN_SETSCHEDPARAM | POSIX_SPAWN_SETSCHEDULER |
+		    POSIX_SPAWN_USEVFORK | POSIX_SPAWN_SETSID))
+			return (ENOTSUP);
+		if ((r = posix_spawnattr_getpgroup(g, &pgrp)) != 0 ||
 		    (r = spawnd_posix_spawnattr_setpgroup(a, pgrp)) != 0)
 			return (r);
 		if (posix_spawnattr_getsigmask(g, &set) == 0)
