@@ -167,9 +167,12 @@ static int	posix_program(struct spawnd_req *, const char *, int,
 static int	posix_status_field(const char *, const char *, int,
 		    uint64_t *);
 static int	posix_inherit_signals(struct spawnd_req *);
+static ssize_t	posix_read_proc(const char *, char *, size_t);
 static int	posix_inherit_state(struct spawnd_req *);
 static int	posix_caller_policy(void);
 static void	posix_inherit_sched(struct spawnd_req *);
+static int	posix_limit_value(const char *, rlim_t *);
+static int	posix_parse_limits(struct spawnd_req *, const char *);
 static void	posix_inherit_rlimits(struct spawnd_req *);
 static int	posix_inherit_one(struct spawnd_req *, int, const char *);
 static int	posix_inherit_fds(struct spawnd_req *,
@@ -362,7 +365,7 @@ posix_program(struct spawnd_req *req, const char *file, int search,
 	return (spawnd_req_set_path(req, *ret_found));
 }
 
-/* Reads "Key:\t<number>" from a /proc status text. */
+/* Reads "Key:\t<number>\n" from a /proc status text. */
 static int
 posix_status_field(const char *text, const char *key, int base,
     uint64_t *ret)
@@ -374,7 +377,7 @@ posix_status_field(const char *text, const char *key, int base,
 		return (-ENOENT);
 	p += strlen(key);
 	*ret = strtoull(p, &end, base);
-	if (end == p)
+	if (end == p || *end != '\n')
 		return (-EINVAL);
 	return (0);
 }
@@ -399,10 +402,6 @@ posix_inherit_signals(struct spawnd_req *req)
 	return (0);
 }
 
-/*
- * umask, the calling thread's blocked signals and the ignored ones, in
- * one read: /proc is the only way to read the umask without setting it.
- */
 /*
  * The calling thread's policy, for a child that must keep it (as a
  * posix_spawn child would: it is a copy of the caller); -1 when it is the
@@ -435,28 +434,38 @@ posix_inherit_sched(struct spawnd_req *req)
 		(void)spawnd_req_set_sched(req, policy, &sp);
 }
 
+/*
+ * A small /proc file in buf, NUL-terminated; its length or -1.  One read:
+ * the kernel prints such a file whole into a buffer it fits in, and the
+ * callers check that what they need is there (else they ask otherwise).
+ */
+static ssize_t
+posix_read_proc(const char *path, char *buf, size_t size)
+{
+	ssize_t	n;
+	int	fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return (-1);
+	while ((n = read(fd, buf, size - 1)) == -1 && errno == EINTR)
+		continue;
+	(void)close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return (n);
+}
+
+/*
+ * umask, the calling thread's blocked signals and the ignored ones, in
+ * one read: /proc is the only way to read the umask without setting it.
+ */
 static int
 posix_inherit_state(struct spawnd_req *req)
 {
 	char		buf[4096];
 	uint64_t	um, blk, ign;
-	size_t		len = 0;
-	ssize_t		n;
-	int		fd;
 
-	if ((fd = open("/proc/thread-self/status", O_RDONLY | O_CLOEXEC)) ==
-	    -1)
+	if (posix_read_proc("/proc/thread-self/status", buf, sizeof buf) == -1)
 		return (posix_inherit_signals(req));
-	while (len < sizeof buf - 1 &&
-	    (n = read(fd, buf + len, sizeof buf - 1 - len)) != 0) {
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			break;
-		len += (size_t)n;
-	}
-	(void)close(fd);
-	buf[len] = '\0';
 	if (posix_status_field(buf, "\nUmask:", 8, &um) == 0) {
 		req->umask = (uint32_t)um & 0777;
 		req->has |= PROTO_HAS_UMASK;
@@ -470,13 +479,67 @@ posix_inherit_state(struct spawnd_req *req)
 	return (0);
 }
 
+/* One limit of /proc/self/limits: a number or "unlimited", then a space. */
+static int
+posix_limit_value(const char *p, rlim_t *ret)
+{
+	unsigned long long	 v;
+	char			*end;
+
+	if (strncmp(p, "unlimited ", 10) == 0) {
+		*ret = RLIM_INFINITY;
+		return (0);
+	}
+	if (*p < '0' || *p > '9')
+		return (-1);
+	errno = 0;
+	v = strtoull(p, &end, 10);
+	if (errno != 0 || *end != ' ')
+		return (-1);
+	*ret = (rlim_t)v;
+	return (0);
+}
+
+/*
+ * /proc/self/limits as the kernel has printed it since 2.6.24: a header,
+ * then a line per resource in resource order, the name in 25 columns, the
+ * soft and hard limits in 20 each, a space after each field.  One read
+ * instead of a prlimit per resource (3 system calls, not 16).
+ */
+static int
+posix_parse_limits(struct spawnd_req *req, const char *buf)
+{
+	struct rlimit	 rl;
+	const char	*line = buf, *nl;
+	int		 r;
+
+	if (strncmp(buf, "Limit ", 6) != 0)
+		return (-1);
+	for (r = 0; r < RLIMIT_NLIMITS && r < PROTO_RLIMIT_COUNT; r++) {
+		if ((nl = strchr(line, '\n')) == NULL)
+			return (-1);
+		line = nl + 1;
+		if ((nl = strchr(line, '\n')) == NULL || nl - line < 68 ||
+		    line[25] != ' ' || line[46] != ' ' ||
+		    posix_limit_value(line + 26, &rl.rlim_cur) != 0 ||
+		    posix_limit_value(line + 47, &rl.rlim_max) != 0 ||
+		    spawnd_req_set_rlimit(req, r, &rl) != 0)
+			return (-1);
+	}
+	return (0);
+}
+
 /* A resource the kernel does not know is left at the daemon's value. */
 static void
 posix_inherit_rlimits(struct spawnd_req *req)
 {
 	struct rlimit	rl;
+	char		buf[4096];
 	int		r;
 
+	if (posix_read_proc("/proc/self/limits", buf, sizeof buf) > 0 &&
+	    posix_parse_limits(req, buf) == 0)
+		return;
 	for (r = 0; r < RLIMIT_NLIMITS && r < PROTO_RLIMIT_COUNT; r++) {
 		if (prlimit(0, r, NULL, &rl) == 0)
 			(void)spawnd_req_set_rlimit(req, r, &rl);

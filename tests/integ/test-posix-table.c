@@ -135,7 +135,7 @@ static const struct pcase cases[] = {
 	{ .name = "spawn a directory", .file = "sub" },
 	{ .name = "caller's umask 027", .umask = 027 },
 	{ .name = "caller's cwd sub", .cwd = "sub" },
-	{ .name = "caller's RLIMIT_NOFILE 900", .nofile = 900 },
+	{ .name = "caller's RLIMIT_NOFILE 900, FSIZE 1 TiB", .nofile = 900 },
 	{ .name = "caller's nice 3", .nice = 3 },
 	{ .name = "caller's SCHED_BATCH", .batch = 1 },
 	{ .name = "SETSIGMASK", .flags = POSIX_SPAWN_SETSIGMASK,
@@ -468,7 +468,7 @@ static void
 run_case(const struct pcase *c)
 {
 	struct sched_param	 sp = { 0 };
-	struct rlimit		 rl, old_rl;
+	struct rlimit		 rl, old_rl, old_fsize;
 	mode_t			 old_umask;
 	int			 old_nice, how;
 
@@ -484,10 +484,18 @@ run_case(const struct pcase *c)
 	if (c->batch)
 		CHECK(sched_setscheduler(0, SCHED_BATCH, &sp) == 0);
 	(void)getrlimit(RLIMIT_NOFILE, &old_rl);
+	(void)getrlimit(RLIMIT_FSIZE, &old_fsize);
 	if (c->nofile) {
 		rl = old_rl;
 		rl.rlim_cur = c->nofile;
 		CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+		/* A 13-digit soft limit under an unlimited hard one. */
+		rl = old_fsize;
+		if (rl.rlim_max == RLIM_INFINITY ||
+		    rl.rlim_max > ((rlim_t)1 << 40)) {
+			rl.rlim_cur = (rlim_t)1 << 40;
+			CHECK(setrlimit(RLIMIT_FSIZE, &rl) == 0);
+		}
 	}
 	if (c->cwd != NULL)
 		CHECK(chdir(c->cwd) == 0);
@@ -498,6 +506,7 @@ run_case(const struct pcase *c)
 	if (c->cwd != NULL)
 		CHECK(chdir(tmp) == 0);
 	(void)setrlimit(RLIMIT_NOFILE, &old_rl);
+	(void)setrlimit(RLIMIT_FSIZE, &old_fsize);
 	if (c->batch)
 		(void)sched_setscheduler(0, SCHED_OTHER, &sp);
 	(void)setpriority(PRIO_PROCESS, 0, old_nice);
