@@ -33,11 +33,23 @@ void
 fdio_close_all(const int *fds, size_t n)
 {
 	int	saved_errno = errno;
-	size_t	i;
+	size_t	i, j;
 
-	for (i = 0; i < n; i++) {
-		if (fds[i] >= 0)
-			(void)close(fds[i]);
+	/*
+	 * Fds received together are numbered up from the lowest free one:
+	 * a run of consecutive numbers goes in one close_range.
+	 */
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && fds[i] >= 0 &&
+		    fds[j] == fds[j - 1] + 1; j++)
+			continue;
+		if (j - i > 1 && close_range((unsigned)fds[i],
+		    (unsigned)fds[j - 1], 0) == 0)
+			continue;
+		for (; i < j; i++) {
+			if (fds[i] >= 0)
+				(void)close(fds[i]);
+		}
 	}
 	errno = saved_errno;
 }
