@@ -44,6 +44,7 @@
 
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>		/* sigset_t in every dialect, -std=c11 too */
 #include <stddef.h>
 #include <stdint.h>
 

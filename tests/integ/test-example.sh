@@ -18,6 +18,19 @@ for f in "$dir"/block.*; do
 done
 assert_eq 1 "$found" "a c block of README.md equal to examples/run.c"
 
+note "spawnd.h alone compiles in strict C11 and C99, and as C++"
+printf '#include <spawnd.h>\nint main(void) { return 0; }\n' >"$dir/h.c"
+for std in c11 c99; do
+	cc -std=$std -pedantic -Wall -Wextra -Werror -I"$SRCDIR/client" \
+	    -fsyntax-only "$dir/h.c" 2>"$dir/h.err"
+	assert_eq 0 $? "spawnd.h with -std=$std" || cat "$dir/h.err" >&2
+done
+if command -v c++ >/dev/null; then
+	c++ -std=c++17 -pedantic -Wall -Wextra -Werror -I"$SRCDIR/client" \
+	    -fsyntax-only -x c++ "$dir/h.c" 2>"$dir/h.err"
+	assert_eq 0 $? "spawnd.h as C++17" || cat "$dir/h.err" >&2
+fi
+
 note "no daemon: says so, exits 125"
 SPAWND_SOCKET=$dir/none "$run" true 2>"$dir/err"
 assert_eq 125 $? "exit status without a daemon"
