@@ -69,14 +69,17 @@ notify_changed(void)
 
 	if (sd.quitting)
 		return;
+	/* Only a timer heap that cannot grow fails: a status or exit late. */
 	if (notify_status_ev != NULL && !evtimer_pending(notify_status_ev,
-	    NULL))
-		evtimer_add(notify_status_ev, &tv);
+	    NULL) && evtimer_add(notify_status_ev, &tv) == -1)
+		log_warnx("cannot arm the status timer");
 	if (notify_idle_ev == NULL)
 		return;
 	if (sd.nconns == 0 && sd.nchildren == 0) {
-		if (!evtimer_pending(notify_idle_ev, NULL))
-			evtimer_add(notify_idle_ev, &idle);
+		if (!evtimer_pending(notify_idle_ev, NULL) &&
+		    evtimer_add(notify_idle_ev, &idle) == -1)
+			log_warnx("cannot arm the idle timer: not exiting "
+			    "idle until the next change");
 	} else
 		evtimer_del(notify_idle_ev);
 }
