@@ -565,7 +565,9 @@ posix_inherit_one(struct spawnd_req *req, int dirfd, const char *name)
 	fd = strtol(name, &end, 10);
 	if (*end != '\0' || fd == dirfd || fd > INT32_MAX)
 		return (0);
-	if ((fl = fcntl((int)fd, F_GETFD)) == -1 || (fl & FD_CLOEXEC))
+	/* The library's own (CLOEXEC all): no call to learn it. */
+	if (posix_own_has((int)fd) ||
+	    (fl = fcntl((int)fd, F_GETFD)) == -1 || (fl & FD_CLOEXEC))
 		return (0);
 	if (req->nfdmap >= PROTO_MAX_FDS - 1 || fd >= PROTO_MAX_CHILD_FD)
 		return (-E2BIG);
