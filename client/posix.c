@@ -148,8 +148,11 @@ static struct {
 	size_t			 cap;
 } posix_own = { .lock = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP };
 
+static int	posix_own_add_locked(int);
 static int	posix_own_add(int);
-static void	posix_own_del(int);
+static void	posix_own_forget(int);
+static int	posix_own_open_cwd(int *);
+static void	posix_own_close(int);
 static int	posix_own_has(int);
 static int	posix_client_open(const char *, struct spawnd_client **);
 static void	posix_client_free(struct spawnd_client *);
@@ -275,10 +278,8 @@ posix_spawn_common(pid_t *pid, const char *path, int search,
 	e = NULL;
 fail:
 	posix_entry_free(e);
-	if (cwd != -1) {
-		(void)close(cwd);
-		posix_own_del(cwd);
-	}
+	if (cwd != -1)
+		posix_own_close(cwd);
 	spawnd_req_free(req);
 	free(found);
 	(void)pthread_setcancelstate(cancel, NULL);
@@ -744,13 +745,8 @@ posix_request(struct spawnd_req *req,
 		return (r);
 	posix_inherit_rlimits(req);
 	posix_inherit_sched(req);
-	if ((*ret_cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return (-errno);
-	if ((r = posix_own_add(*ret_cwd)) != 0) {
-		(void)close(*ret_cwd);
-		*ret_cwd = -1;
+	if ((r = posix_own_open_cwd(ret_cwd)) != 0)
 		return (r);
-	}
 	if ((r = spawnd_req_set_cwd_fd(req, *ret_cwd)) != 0 ||
 	    (r = posix_apply_attr(req, attr)) != 0)
 		return (r);
@@ -821,43 +817,81 @@ posix_pgid(const spawnd_posix_spawnattr_t *a, pid_t pid)
 	return (-1);
 }
 
-/* The posix face's own fds. */
+/*
+ * The posix face's own fds.  A number is listed from before the fd is
+ * open to after it is closed, where the library can make it so (the cwd
+ * fd; a connection is listed just after its socket is made): another
+ * thread's listing, which asks posix_own_has() under the same lock,
+ * never takes the caller's new fd at a number just freed for one of ours,
+ * nor ours for the caller's.
+ */
+
+/* Lock held. */
+static int
+posix_own_add_locked(int fd)
+{
+	int	*p;
+	size_t	 cap;
+
+	if (posix_own.n == posix_own.cap) {
+		cap = posix_own.cap > 0 ? posix_own.cap * 2 : 16;
+		if ((p = reallocarray(posix_own.fd, cap, sizeof *p)) == NULL)
+			return (-ENOMEM);
+		posix_own.fd = p;
+		posix_own.cap = cap;
+	}
+	posix_own.fd[posix_own.n++] = fd;
+	return (0);
+}
 
 static int
 posix_own_add(int fd)
 {
-	int	*p;
-	size_t	 cap;
-	int	 r = 0;
+	int	r;
 
 	(void)pthread_mutex_lock(&posix_own.lock);
-	if (posix_own.n == posix_own.cap) {
-		cap = posix_own.cap > 0 ? posix_own.cap * 2 : 16;
-		if ((p = reallocarray(posix_own.fd, cap, sizeof *p)) == NULL)
-			r = -ENOMEM;
-		else {
-			posix_own.fd = p;
-			posix_own.cap = cap;
-		}
-	}
-	if (r == 0)
-		posix_own.fd[posix_own.n++] = fd;
+	r = posix_own_add_locked(fd);
 	(void)pthread_mutex_unlock(&posix_own.lock);
 	return (r);
 }
 
+/* Lock held. */
 static void
-posix_own_del(int fd)
+posix_own_forget(int fd)
 {
 	size_t	i;
 
-	(void)pthread_mutex_lock(&posix_own.lock);
 	for (i = 0; i < posix_own.n; i++) {
 		if (posix_own.fd[i] == fd) {
 			posix_own.fd[i] = posix_own.fd[--posix_own.n];
 			break;
 		}
 	}
+}
+
+/* The caller's cwd as an O_PATH fd of ours, opened and listed at once. */
+static int
+posix_own_open_cwd(int *ret_fd)
+{
+	int	fd, r = 0;
+
+	(void)pthread_mutex_lock(&posix_own.lock);
+	if ((fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
+		r = -errno;
+	else if ((r = posix_own_add_locked(fd)) != 0)
+		(void)close(fd);
+	(void)pthread_mutex_unlock(&posix_own.lock);
+	*ret_fd = r == 0 ? fd : -1;
+	return (r);
+}
+
+/* Closes an fd of ours and forgets its number, as one step. */
+static void
+posix_own_close(int fd)
+{
+	(void)pthread_mutex_lock(&posix_own.lock);
+	posix_own_forget(fd);
+	(void)close(fd);
 	(void)pthread_mutex_unlock(&posix_own.lock);
 }
 
@@ -891,17 +925,16 @@ posix_client_open(const char *path, struct spawnd_client **ret_client)
 	return (0);
 }
 
-/* Closes a connection of ours, then forgets its number. */
+/* Closes a connection of ours and forgets its number, as one step. */
 static void
 posix_client_free(struct spawnd_client *c)
 {
-	int	fd;
-
 	if (c == NULL)
 		return;
-	fd = spawnd_client_fd(c);
+	(void)pthread_mutex_lock(&posix_own.lock);
+	posix_own_forget(spawnd_client_fd(c));
 	spawnd_client_free(c);
-	posix_own_del(fd);
+	(void)pthread_mutex_unlock(&posix_own.lock);
 }
 
 /* The pool. */
