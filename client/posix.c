@@ -152,6 +152,7 @@ static int	posix_own_add_locked(int);
 static int	posix_own_add(int);
 static void	posix_own_forget(int);
 static int	posix_own_open_cwd(int *);
+static void	posix_own_fork_child(void);
 static void	posix_own_close(int);
 static int	posix_own_has(int);
 static int	posix_client_open(const char *, struct spawnd_client **);
@@ -566,9 +567,7 @@ posix_inherit_one(struct spawnd_req *req, int dirfd, const char *name)
 	fd = strtol(name, &end, 10);
 	if (*end != '\0' || fd == dirfd || fd > INT32_MAX)
 		return (0);
-	/* The library's own (CLOEXEC all): no call to learn it. */
-	if (posix_own_has((int)fd) ||
-	    (fl = fcntl((int)fd, F_GETFD)) == -1 || (fl & FD_CLOEXEC))
+	if ((fl = fcntl((int)fd, F_GETFD)) == -1 || (fl & FD_CLOEXEC))
 		return (0);
 	if (req->nfdmap >= PROTO_MAX_FDS - 1 || fd >= PROTO_MAX_CHILD_FD)
 		return (-E2BIG);
@@ -818,12 +817,13 @@ posix_pgid(const spawnd_posix_spawnattr_t *a, pid_t pid)
 }
 
 /*
- * The posix face's own fds.  A number is listed from before the fd is
- * open to after it is closed, where the library can make it so (the cwd
- * fd; a connection is listed just after its socket is made): another
- * thread's listing, which asks posix_own_has() under the same lock,
- * never takes the caller's new fd at a number just freed for one of ours,
- * nor ours for the caller's.
+ * The posix face's own fds, which file actions must see as closed.  A
+ * number is listed just after its fd is made and unlisted and closed as
+ * one step under the lock, so that another thread's file actions, which
+ * ask posix_own_has() under the same lock, never see the caller's new fd
+ * at a number just freed by one of ours as ours.  (Between the making and
+ * the listing, an action naming a number the caller never had could take
+ * ours: the one window left.)
  */
 
 /* Lock held. */
@@ -869,20 +869,25 @@ posix_own_forget(int fd)
 	}
 }
 
-/* The caller's cwd as an O_PATH fd of ours, opened and listed at once. */
+/*
+ * The caller's cwd as an O_PATH fd of ours.  Opened before it is listed,
+ * not under the lock: an open(".") can wait on a network filesystem, and
+ * fork() (the shim's handlers) and other threads' spawns take the lock.
+ */
 static int
 posix_own_open_cwd(int *ret_fd)
 {
-	int	fd, r = 0;
+	int	fd, r;
 
-	(void)pthread_mutex_lock(&posix_own.lock);
+	*ret_fd = -1;
 	if ((fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
-		r = -errno;
-	else if ((r = posix_own_add_locked(fd)) != 0)
+		return (-errno);
+	if ((r = posix_own_add(fd)) != 0) {
 		(void)close(fd);
-	(void)pthread_mutex_unlock(&posix_own.lock);
-	*ret_fd = r == 0 ? fd : -1;
-	return (r);
+		return (r);
+	}
+	*ret_fd = fd;
+	return (0);
 }
 
 /* Closes an fd of ours and forgets its number, as one step. */
@@ -1803,6 +1808,34 @@ client_posix_atfork_child(void)
 		(void)pthread_cond_init(&posix_table.cond, NULL);
 		posix_lock_reinit(&posix_table.lock);
 	}
+	if (posix_fork_own && posix_fork_pool)
+		posix_own_fork_child();
 	if (posix_fork_pool)
 		posix_lock_reinit(&posix_pool.lock);
+}
+
+/*
+ * In the child of a fork: the fds of spawns other threads had in flight
+ * (a cwd fd, a new connection) are ours no more, and no thread here will
+ * close them.  Close them and forget their numbers, or the child could
+ * reuse one and have its file actions treat it as ours.  The pool's
+ * connections stay: the pool drops them, unlisting them, when first used.
+ */
+static void
+posix_own_fork_child(void)
+{
+	size_t	i, j;
+	int	pooled;
+
+	for (i = 0; i < posix_own.n;) {
+		for (j = 0, pooled = 0; j < posix_pool.n && !pooled; j++)
+			pooled = spawnd_client_fd(posix_pool.client[j]) ==
+			    posix_own.fd[i];
+		if (pooled) {
+			i++;
+			continue;
+		}
+		(void)close(posix_own.fd[i]);
+		posix_own.fd[i] = posix_own.fd[--posix_own.n];
+	}
 }

@@ -11,9 +11,8 @@
 # daemon yields once to a new child on idle CPUs (20), and the library
 # reads /proc twice to check the pidfd it is given (10 or 11).  The posix
 # face reads the caller's state for each spawn: 49 calls, 35 since the
-# rlimits come from one read of /proc/self/limits, 31 since the library's
-# own fds are not asked about (and one fcntl per other fd the caller
-# holds).  The daemon closes the fds a request brought
+# rlimits come from one read of /proc/self/limits (one fcntl per fd the
+# caller holds among them).  The daemon closes the fds a request brought
 # with one close_range (18 calls; the posix face's 7 fds took 23).
 
 . "$(dirname "$0")/lib.sh"
