@@ -389,16 +389,8 @@ wrap_attr(spawnd_posix_spawnattr_t *a, const posix_spawnattr_t *g)
 
 	(void)spawnd_posix_spawnattr_init(a);
 	if (g != NULL) {
-		if ((r = posix_spawnattr_getflags(g, &flags)) != 0)
-			return (r);
-		/* A newer glibc's flag (2.39's SETCGROUP): glibc's to do. */
-		if ((unsigned short)flags & ~(unsigned short)(
-		    POSIX_SPAWN_RESETIDS | POSIX_SPAWN_SETPGROUP |
-		    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
-		    POSIX_SPAWN_SETSCHEDPARAM | POSIX_SPAWN_SETSCHEDULER |
-		    POSIX_SPAWN_USEVFORK | POSIX_SPAWN_SETSID))
-			return (ENOTSUP);
-		if ((r = posix_spawnattr_getpgroup(g, &pgrp)) != 0 ||
+		if ((r = posix_spawnattr_getflags(g, &flags)) != 0 ||
+		    (r = posix_spawnattr_getpgroup(g, &pgrp)) != 0 ||
 		    (r = spawnd_posix_spawnattr_setpgroup(a, pgrp)) != 0)
 			return (r);
 		if (posix_spawnattr_getsigmask(g, &set) == 0)
@@ -412,11 +404,16 @@ wrap_attr(spawnd_posix_spawnattr_t *a, const posix_spawnattr_t *g)
 	}
 	if (!(flags & (POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSID)) &&
 	    wrap_conf.sid != -1 && getsid(0) == wrap_conf.sid &&
-	    getpgrp() > 0) {
+	    (pgrp = getpgrp()) > 0) {
 		flags |= POSIX_SPAWN_SETPGROUP;
-		(void)spawnd_posix_spawnattr_setpgroup(a, getpgrp());
+		(void)spawnd_posix_spawnattr_setpgroup(a, pgrp);
 	}
-	return (spawnd_posix_spawnattr_setflags(a, flags));
+	/*
+	 * The posix face refuses a flag it does not know, such as a newer
+	 * glibc's (2.39's SETCGROUP): that spawn is glibc's to do.
+	 */
+	r = spawnd_posix_spawnattr_setflags(a, flags);
+	return (r == EINVAL ? ENOTSUP : r);
 }
 
 /*
