@@ -148,7 +148,6 @@ static struct {
 	size_t			 cap;
 } posix_own = { .lock = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP };
 
-static int	posix_own_add_locked(int);
 static int	posix_own_add(int);
 static void	posix_own_forget(int);
 static int	posix_own_open_cwd(int *);
@@ -826,31 +825,25 @@ posix_pgid(const spawnd_posix_spawnattr_t *a, pid_t pid)
  * ours: the one window left.)
  */
 
-/* Lock held. */
-static int
-posix_own_add_locked(int fd)
-{
-	int	*p;
-	size_t	 cap;
-
-	if (posix_own.n == posix_own.cap) {
-		cap = posix_own.cap > 0 ? posix_own.cap * 2 : 16;
-		if ((p = reallocarray(posix_own.fd, cap, sizeof *p)) == NULL)
-			return (-ENOMEM);
-		posix_own.fd = p;
-		posix_own.cap = cap;
-	}
-	posix_own.fd[posix_own.n++] = fd;
-	return (0);
-}
-
 static int
 posix_own_add(int fd)
 {
-	int	r;
+	int	*p;
+	size_t	 cap;
+	int	 r = 0;
 
 	(void)pthread_mutex_lock(&posix_own.lock);
-	r = posix_own_add_locked(fd);
+	if (posix_own.n == posix_own.cap) {
+		cap = posix_own.cap > 0 ? posix_own.cap * 2 : 16;
+		if ((p = reallocarray(posix_own.fd, cap, sizeof *p)) == NULL)
+			r = -ENOMEM;
+		else {
+			posix_own.fd = p;
+			posix_own.cap = cap;
+		}
+	}
+	if (r == 0)
+		posix_own.fd[posix_own.n++] = fd;
 	(void)pthread_mutex_unlock(&posix_own.lock);
 	return (r);
 }
