@@ -85,6 +85,13 @@ int	client_spawn_send(struct spawnd_client *c,
 	    const struct spawnd_req *req, struct spawnd_child **ret_child);
 int	client_spawn_recv(struct spawnd_client *c, struct spawnd_child *ch,
 	    struct spawnd_failure *ret_failure);
+/*
+ * Fds the library holds for a while within a spawn (an early STARTED's
+ * exec fd) go through add when received and close when done: the posix
+ * face lists them as its own.  Default: none, close(2).
+ */
+void	client_set_own(struct spawnd_client *c, int (*add)(int),
+	    void (*close_fd)(int));
 /* Whether c is alive and carries no child: fit to be used again. */
 int	client_idle(const struct spawnd_client *c);
 /* Bit n-1 set for each signal n in 1..64 that set contains. */

@@ -77,8 +77,20 @@ struct spawnd_client {
 	uid_t			 server_uid;	/* SO_PEERCRED of the listener */
 	pid_t			 server_pid;
 	pid_t			 daemon_pid;	/* sender of HELLO_OK, or -1 */
+	int			 exec_fd;	/* CLIENT_EXEC_FD_* */
+	int			(*own_add)(int);	/* client_set_own() */
+	void			(*own_close)(int);
 	TAILQ_HEAD(, spawnd_child) children;
 };
+
+/*
+ * Whether to ask for STARTED before the exec (PROTO_SPAWN_EXEC_FD): yes
+ * until a daemon that predates it refuses the flag; for good once one has
+ * granted it.
+ */
+#define CLIENT_EXEC_FD_ASK	0
+#define CLIENT_EXEC_FD_NO	1
+#define CLIENT_EXEC_FD_YES	2
 
 struct spawnd_child {
 	struct spawnd_client	*client;	/* NULL: none or gone */
@@ -88,6 +100,7 @@ struct spawnd_child {
 	int			 pidfd;
 	int			 exited;
 	struct spawnd_exit	 exit;
+	const struct spawnd_req	*req;		/* until STARTED or FAILED */
 	TAILQ_ENTRY(spawnd_child) entry;
 };
 
@@ -144,13 +157,14 @@ static int	spawn_fds(const struct spawnd_client *,
 		    struct proto_fdmap *, int *, size_t *);
 static void	spawn_fill(const struct spawnd_req *, struct proto_spawn *,
 		    struct proto_rlimit *);
-static int	spawn_encode(const struct spawnd_client *,
+static int	spawn_encode(const struct spawnd_client *, uint32_t,
 		    const struct spawnd_req *, struct proto_buf *, int *,
 		    size_t *);
 static int	spawn_frames(struct spawnd_client *, uint32_t,
 		    const struct proto_buf *, const int *, size_t);
+static int	spawn_send(struct spawnd_client *, struct spawnd_child *);
 static int	spawn_started(struct spawnd_client *, struct spawnd_child *,
-		    struct client_frame *);
+		    struct client_frame *, struct spawnd_failure *);
 static int	spawn_failed(struct spawnd_client *,
 		    const struct client_frame *, struct spawnd_failure *);
 static int	strv_check(const char *const *, uint32_t, int, uint32_t *);
@@ -678,6 +692,14 @@ spawnd_client_free(struct spawnd_client *c)
 	if (c->fd != -1)
 		(void)close(c->fd);
 	free(c);
+}
+
+void
+client_set_own(struct spawnd_client *c, int (*add)(int),
+    void (*close_fd)(int))
+{
+	c->own_add = add;
+	c->own_close = close_fd;
 }
 
 int
@@ -1387,8 +1409,8 @@ spawn_fill(const struct spawnd_req *req, struct proto_spawn *ps,
 
 /* Encodes the body into b and collects the fds it passes. */
 static int
-spawn_encode(const struct spawnd_client *c, const struct spawnd_req *req,
-    struct proto_buf *b, int *fds, size_t *nfds)
+spawn_encode(const struct spawnd_client *c, uint32_t flags,
+    const struct spawnd_req *req, struct proto_buf *b, int *fds, size_t *nfds)
 {
 	struct proto_spawn	 ps;
 	struct proto_rlimit	 rl[PROTO_RLIMIT_COUNT];
@@ -1402,6 +1424,7 @@ spawn_encode(const struct spawnd_client *c, const struct spawnd_req *req,
 	if ((r = spawn_fds(c, req, &ps, map, fds, nfds)) != 0)
 		goto out;
 	spawn_fill(req, &ps, rl);
+	ps.flags |= flags & PROTO_SPAWN_EXEC_FD;
 	proto_encode_spawn(b, &ps);
 	if ((r = b->err) == 0 && b->len > c->max_request)
 		r = -E2BIG;
@@ -1456,9 +1479,6 @@ client_spawn_send(struct spawnd_client *c, const struct spawnd_req *req,
     struct spawnd_child **ret_child)
 {
 	struct spawnd_child	*ch;
-	struct proto_buf	 b;
-	int			 fds[PROTO_MAX_FDS];
-	size_t			 nfds;
 	int			 r;
 
 	if (c->error != 0)
@@ -1469,19 +1489,33 @@ client_spawn_send(struct spawnd_client *c, const struct spawnd_req *req,
 		return (-ENOMEM);
 	ch->pid = -1;
 	ch->pidfd = -1;
-	ch->flags = req->flags;
-	proto_buf_init(&b);
-	if ((r = spawn_encode(c, req, &b, fds, &nfds)) != 0)
-		goto fail;
-	ch->id = client_id(c);
-	if ((r = spawn_frames(c, ch->id, &b, fds, nfds)) != 0)
-		goto fail;
-	proto_buf_free(&b);
+	ch->req = req;
+	if ((r = spawn_send(c, ch)) != 0) {
+		free(ch);
+		return (r);
+	}
 	*ret_child = ch;
 	return (0);
-fail:
+}
+
+/* Sends ch->req as a new request: a new id, the flags of now. */
+static int
+spawn_send(struct spawnd_client *c, struct spawnd_child *ch)
+{
+	struct proto_buf	 b;
+	int			 fds[PROTO_MAX_FDS];
+	size_t			 nfds;
+	int			 r;
+
+	ch->flags = ch->req->flags;
+	if (c->exec_fd != CLIENT_EXEC_FD_NO)
+		ch->flags |= PROTO_SPAWN_EXEC_FD;
+	proto_buf_init(&b);
+	if ((r = spawn_encode(c, ch->flags, ch->req, &b, fds, &nfds)) == 0) {
+		ch->id = client_id(c);
+		r = spawn_frames(c, ch->id, &b, fds, nfds);
+	}
 	proto_buf_free(&b);
-	free(ch);
 	return (r);
 }
 
@@ -1615,26 +1649,96 @@ spawn_check_pidfd(const struct spawnd_client *c, pid_t pid, int pidfd)
 }
 
 /*
+ * An early STARTED's exec fd: a pipe whose only writer is the child,
+ * close-on-exec.  Waits for its EOF (the child has exec'd, or was killed
+ * first: a start) or its byte (the child failed: the daemon's FAILED
+ * follows once it has exited), watching the daemon's socket for a
+ * hang-up meanwhile.  Takes xfd.  0: started; else as client_spawn_recv().
+ */
+static int
+spawn_exec_wait(struct spawnd_client *c, struct spawnd_child *ch, int xfd,
+    struct spawnd_failure *ret_failure)
+{
+	struct pollfd		p[2];
+	struct client_frame	fr;
+	int			r;
+
+	p[0].fd = xfd;
+	p[0].events = POLLIN;
+	p[1].fd = c->fd;
+	p[1].events = POLLRDHUP;
+	while ((r = poll(p, 2, -1)) == -1 && errno == EINTR)
+		continue;
+	r = r == -1 ? -errno : 0;
+	if (c->own_close != NULL)
+		c->own_close(xfd);
+	else
+		(void)close(xfd);
+	if (r != 0)
+		return (client_fail(c, r));
+	if (!(p[0].revents & POLLIN)) {
+		if (p[0].revents & (POLLHUP | POLLERR))
+			return (0);
+		return (client_fail(c, -ECONNRESET));
+	}
+	if ((r = client_reply(c, ch->id, -1, &fr)) != 0)
+		return (r);
+	if (fr.hdr.type == PROTO_FAILED)
+		r = spawn_failed(c, &fr, ret_failure);
+	else
+		r = client_fail(c, -EPROTO);
+	frame_discard(&fr);
+	return (r);
+}
+
+/*
  * STARTED: the child runs; the handle takes the pidfd once it is checked
  * to be the daemon's child (a failed check closes it and the connection).
+ * An early STARTED (before the exec) carries the exec fd last, checked to
+ * be a pipe, and the child is the caller's only once it has exec'd.
  */
 static int
 spawn_started(struct spawnd_client *c, struct spawnd_child *ch,
-    struct client_frame *fr)
+    struct client_frame *fr, struct spawnd_failure *ret_failure)
 {
 	struct proto_started	st;
+	struct stat		sb;
 	size_t			want;
+	int			xfd = -1, pidfd = -1, r;
 
 	want = (ch->flags & PROTO_SPAWN_NO_PIDFD) ? 0 : 1;
-	if (fr->nfds != want || proto_decode_started(fr->payload,
-	    fr->hdr.length, &st) != 0 || st.pid == 0 || st.pid > INT_MAX)
+	if (proto_decode_started(fr->payload, fr->hdr.length, &st) != 0 ||
+	    st.pid == 0 || st.pid > INT_MAX)
 		return (client_fail(c, -EPROTO));
-	if (want != 0 && spawn_check_pidfd(c, (pid_t)st.pid, fr->fds[0]) != 0)
+	if (st.flags & PROTO_STARTED_EXEC_FD) {
+		if (!(ch->flags & PROTO_SPAWN_EXEC_FD))
+			return (client_fail(c, -EPROTO));
+		want++;
+	}
+	if (fr->nfds != want)
 		return (client_fail(c, -EPROTO));
-	ch->pid = (pid_t)st.pid;
-	if (want != 0)
-		ch->pidfd = fr->fds[0];
+	if (st.flags & PROTO_STARTED_EXEC_FD) {
+		xfd = fr->fds[want - 1];
+		if (fstat(xfd, &sb) == -1 || !S_ISFIFO(sb.st_mode))
+			return (client_fail(c, -EPROTO));
+		c->exec_fd = CLIENT_EXEC_FD_YES;
+	}
+	if (!(ch->flags & PROTO_SPAWN_NO_PIDFD)) {
+		pidfd = fr->fds[0];
+		if (spawn_check_pidfd(c, (pid_t)st.pid, pidfd) != 0)
+			return (client_fail(c, -EPROTO));
+	}
 	fr->nfds = 0;
+	if (xfd != -1 && c->own_add != NULL)
+		(void)c->own_add(xfd);	/* unlisted, it is still closed */
+	if (xfd != -1 &&
+	    (r = spawn_exec_wait(c, ch, xfd, ret_failure)) != 0) {
+		if (pidfd != -1)
+			(void)close(pidfd);
+		return (r);
+	}
+	ch->pid = (pid_t)st.pid;
+	ch->pidfd = pidfd;
 	ch->client = c;
 	TAILQ_INSERT_HEAD(&c->children, ch, entry);
 	return (0);
@@ -1666,18 +1770,47 @@ int
 client_spawn_recv(struct spawnd_client *c, struct spawnd_child *ch,
     struct spawnd_failure *ret_failure)
 {
-	struct client_frame	fr;
-	int			r;
+	struct client_frame	 fr;
+	struct spawnd_failure	 f = { 0, SPAWND_STEP_NONE, -1 };
+	int			 r, again = 0;
 
-	if ((r = client_reply(c, ch->id, -1, &fr)) != 0)
-		return (r);
-	if (fr.hdr.type == PROTO_STARTED)
-		r = spawn_started(c, ch, &fr);
-	else if (fr.hdr.type == PROTO_FAILED)
-		r = spawn_failed(c, &fr, ret_failure);
-	else
-		r = client_fail(c, -EPROTO);
-	frame_discard(&fr);
+	for (;;) {
+		if ((r = client_reply(c, ch->id, -1, &fr)) != 0)
+			break;
+		if (fr.hdr.type == PROTO_STARTED)
+			r = spawn_started(c, ch, &fr, &f);
+		else if (fr.hdr.type == PROTO_FAILED)
+			r = spawn_failed(c, &fr, &f);
+		else
+			r = client_fail(c, -EPROTO);
+		frame_discard(&fr);
+		/*
+		 * A daemon older than PROTO_SPAWN_EXEC_FD refuses the flag
+		 * (EINVAL at the request): before any daemon granted it, ask
+		 * again without, and keep to that on this connection if it is
+		 * served (a request refused again was at fault itself).
+		 */
+		if (again)
+			c->exec_fd = r == 0 ? CLIENT_EXEC_FD_NO :
+			    CLIENT_EXEC_FD_ASK;
+		if (again || r != -EINVAL ||
+		    !(ch->flags & PROTO_SPAWN_EXEC_FD) ||
+		    c->exec_fd != CLIENT_EXEC_FD_ASK ||
+		    f.step != SPAWND_STEP_REQUEST)
+			break;
+		again = 1;
+		c->exec_fd = CLIENT_EXEC_FD_NO;
+		f.error = 0;
+		f.step = SPAWND_STEP_NONE;
+		f.action = -1;
+		if ((r = spawn_send(c, ch)) != 0) {
+			c->exec_fd = CLIENT_EXEC_FD_ASK;
+			break;
+		}
+	}
+	ch->req = NULL;
+	if (ret_failure != NULL)
+		*ret_failure = f;
 	return (r);
 }
 

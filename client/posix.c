@@ -919,6 +919,7 @@ posix_client_open(const char *path, struct spawnd_client **ret_client)
 		spawnd_client_free(c);
 		return (r);
 	}
+	client_set_own(c, posix_own_add, posix_own_close);
 	*ret_client = c;
 	return (0);
 }

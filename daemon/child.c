@@ -22,6 +22,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include <linux/futex.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -78,6 +80,7 @@ struct child {
 	struct watcher		*watchers;	/* PROTO_WATCH requests */
 	size_t			 nwatchers;
 	struct launch		*launch;	/* until exec'd: see there */
+	int			 early;		/* STARTED went before exec */
 	int			 has_timeout;	/* TIMEOUT 0: stop at once */
 	uint32_t		 timeout_ms;
 };
@@ -101,17 +104,26 @@ struct setup {
 	const char		*path;		/* NULL: exec_fd */
 	const char		*search;	/* PATH for path search, or NULL */
 	pid_t			 ppid;		/* the daemon */
+	int			 early;		/* the client reads the pipe */
 	int			 error;
 	int			 step;
 	int			 index;
+	int			 told;		/* early: the byte went */
 };
 
 /*
  * A child between clone and exec: it runs on our memory, so all it reads
  * is kept here until the notify pipe's EOF says it has exec'd or is gone.
+ * An early child's client has the pipe: then the kernel's clearing of
+ * ctid (CLONE_CHILD_CLEARTID: at its exec or exit, once it is off our
+ * memory) says so, looked at when a spawn comes or the child is reaped.
  */
 struct launch {
 	struct setup		 s;
+	TAILQ_ENTRY(launch)	 pend;		/* early: on child_pending */
+	struct child		*ch;
+	int			 pending;
+	pid_t			 ctid;		/* early: 0 once off our memory */
 	struct proto_spawn	 req;
 	void			*body;		/* req's strings */
 	size_t			 charged;	/* to uid: conn_charge() */
@@ -154,6 +166,8 @@ static void	child_timer(int, short, void *);
 static void	child_stop(struct child *);
 static void	child_free(struct child *);
 static void	child_launch_free(struct launch *);
+static void	child_started(struct child *);
+static int	child_settle(struct child *);
 static char	*child_stack_get(void);
 static void	child_stack_put(char *);
 static char	*child_summary(const struct proto_spawn *);
@@ -161,6 +175,8 @@ static void	child_report(struct child *, const siginfo_t *,
 		    const struct rusage *);
 
 static TAILQ_HEAD(, child) children = TAILQ_HEAD_INITIALIZER(children);
+static TAILQ_HEAD(, launch) child_pending =
+    TAILQ_HEAD_INITIALIZER(child_pending);
 static char		*child_stacks[CHILD_STACK_POOL];	/* idle ones */
 static int		 child_nstacks;
 static long		 child_page;
@@ -244,9 +260,21 @@ child_stack_put(char *p)
 static void CHILD_CODE
 child_fail(struct setup *s, int step, int index, long err)
 {
+	uint64_t	all = ~(uint64_t)0;
+	char		b = 1;
+
 	s->error = err < 0 ? (int)-err : EINVAL;
 	s->index = index;
 	s->step = step;
+	/*
+	 * An early child's client waits on the pipe: a byte says "failed,
+	 * FAILED follows".  No SIGPIPE if it is gone: block all again.
+	 */
+	if (!s->early)
+		return;
+	(void)RS4(SYS_rt_sigprocmask, SIG_BLOCK, &all, NULL, sizeof all);
+	if (RS3(SYS_write, s->own[1], &b, 1) == 1)
+		s->told = 1;
 }
 
 /* Runs in the cloned child: set-up in POSIX order, then exec. */
@@ -930,9 +958,10 @@ child_spawn(const struct child_spec *spec, struct conn *c, uint32_t id,
 {
 	struct child		*ch;
 	struct launch		*l;
-	int			 pidfd = -1, saved, async, wfd;
+	int			 pidfd = -1, saved, async, early, wfd;
 	pid_t			 pid;
 
+	child_settle_all();
 	ch = calloc(1, sizeof *ch);
 	l = calloc(1, sizeof *l + spec->nfds * sizeof *l->fds);
 	if (ch == NULL || l == NULL) {
@@ -984,6 +1013,9 @@ child_spawn(const struct child_spec *spec, struct conn *c, uint32_t id,
 	 * request stop the daemon.
 	 */
 	async = child_async();
+	early = async && (l->req.flags & PROTO_SPAWN_EXEC_FD);
+	l->s.early = early;
+	l->ctid = 1;
 	wfd = -1;
 	if (async && (wfd = child_notify_pipe(l)) == -1) {
 		fail->error = errno == EINVAL ? EMFILE : (uint32_t)errno;
@@ -995,8 +1027,8 @@ child_spawn(const struct child_spec *spec, struct conn *c, uint32_t id,
 	 * (main.c): no handler of ours can run on its stack.
 	 */
 	pid = clone(child_main, l->stack + CHILD_STACK_SIZE, CLONE_VM |
-	    (async ? 0 : CLONE_VFORK) | CLONE_PIDFD | SIGCHLD, &l->s,
-	    &pidfd);
+	    (async ? 0 : CLONE_VFORK) | (early ? CLONE_CHILD_CLEARTID : 0) |
+	    CLONE_PIDFD | SIGCHLD, &l->s, &pidfd, NULL, &l->ctid);
 	saved = errno;
 	/*
 	 * The child's now.  So is l->s: the child moves its own fds and
@@ -1019,6 +1051,10 @@ child_spawn(const struct child_spec *spec, struct conn *c, uint32_t id,
 		child_launched(-1, EV_READ, ch);
 		return 0;
 	}
+	if (early) {
+		child_started(ch);
+		return 0;
+	}
 	if ((l->ev = event_new(sd.base, l->rfd, EV_READ, child_launched,
 	    ch)) == NULL || event_add(l->ev, NULL) == -1) {
 		child_unwatched(ch);
@@ -1039,6 +1075,73 @@ fail:
 	l->req.alloc = NULL;
 	child_free(ch);
 	return -1;
+}
+
+/*
+ * An early child (PROTO_SPAWN_EXEC_FD): STARTED goes now, with the
+ * notify pipe's read end, and the client, not the loop, waits there for
+ * the exec: one wake-up and four system calls fewer here, and the exec's
+ * news reaches the client straight from the kernel.  The launch stays
+ * until the child is off our memory (child_settle()); a failure is
+ * reported when it is reaped, as FAILED if the child told the client.
+ */
+static void
+child_started(struct child *ch)
+{
+	struct launch		*l = ch->launch;
+	struct proto_failed	 fail;
+
+	ch->early = 1;
+	l->ch = ch;
+	l->pending = 1;
+	TAILQ_INSERT_TAIL(&child_pending, l, pend);
+	if (child_watch_new(ch, &fail) == -1) {
+		/* Killed and reaped: as a launch that failed. */
+		conn_spawned(ch->conn, ch->id, &l->req, NULL, &fail);
+		TAILQ_REMOVE(&children, ch, entry);
+		sd.nchildren--;
+		child_free(ch);
+		notify_changed();
+		daemon_quit_done();
+		return;
+	}
+	conn_spawned(ch->conn, ch->id, &l->req, ch, NULL);
+	(void)close(l->rfd);
+	l->rfd = -1;
+	notify_changed();
+}
+
+/*
+ * Frees an early child's launch once the child is off our memory, unless
+ * it failed (its reaping reports that).  Returns whether ch has no launch
+ * left: whether it has exec'd, for an early child.
+ */
+static int
+child_settle(struct child *ch)
+{
+	struct launch	*l = ch->launch;
+
+	if (l == NULL)
+		return 1;
+	if (!ch->early || __atomic_load_n(&l->ctid, __ATOMIC_ACQUIRE) != 0 ||
+	    l->s.step != PROTO_STEP_NONE)
+		return 0;
+	sd.spawns++;
+	child_launch_free(l);
+	ch->launch = NULL;
+	return 1;
+}
+
+/* child_settle() for every early child still on our memory. */
+void
+child_settle_all(void)
+{
+	struct launch	*l, *next;
+
+	for (l = TAILQ_FIRST(&child_pending); l != NULL; l = next) {
+		next = TAILQ_NEXT(l, pend);
+		(void)child_settle(l->ch);
+	}
 }
 
 /*
@@ -1141,6 +1244,8 @@ child_launch_free(struct launch *l)
 {
 	if (l == NULL)
 		return;
+	if (l->pending)
+		TAILQ_REMOVE(&child_pending, l, pend);
 	if (l->ev != NULL)
 		event_free(l->ev);
 	if (l->rfd != -1)
@@ -1156,6 +1261,13 @@ pid_t
 child_pid(const struct child *ch)
 {
 	return ch->pid;
+}
+
+/* An early child's notify pipe, read end, until STARTED has gone; or -1. */
+int
+child_exec_fd(const struct child *ch)
+{
+	return ch->early && ch->launch != NULL ? ch->launch->rfd : -1;
 }
 
 int
@@ -1177,7 +1289,8 @@ child_find(const struct conn *c, uint32_t id)
 	struct child	*ch;
 
 	TAILQ_FOREACH(ch, &children, entry)
-		if (ch->conn == c && ch->id == id && ch->launch == NULL)
+		if (ch->conn == c && ch->id == id &&
+		    (ch->launch == NULL || ch->early))
 			return ch;
 	return NULL;
 }
@@ -1198,7 +1311,7 @@ child_signal(struct child *ch, int sig, int group)
 		 * Before its exec the child may not have made its group yet
 		 * (the signal would find none), and is its only member.
 		 */
-		if (ch->launch == NULL)
+		if (child_settle(ch))
 			flags = PIDFD_SIGNAL_PROCESS_GROUP;
 	}
 	if (syscall(SYS_pidfd_send_signal, ch->pidfd, sig, NULL, flags) == -1)
@@ -1231,6 +1344,7 @@ child_reaped(int fd, short what, void *arg)
 		    &ru) == -1)
 			return;
 	}
+	(void)child_settle(ch);		/* an early child exec'd: counted */
 	child_report(ch, &si, &ru);
 	log_debug("child %d exited, code %d status %d", (int)ch->pid,
 	    si.si_code, si.si_status);
@@ -1252,7 +1366,7 @@ child_tied(void)
 	unsigned int	 n = 0;
 
 	TAILQ_FOREACH(ch, &children, entry)
-		if (!(ch->flags & PROTO_SPAWN_DETACH) || ch->launch != NULL)
+		if (!(ch->flags & PROTO_SPAWN_DETACH) || !child_settle(ch))
 			n++;
 	return n;
 }
@@ -1270,10 +1384,10 @@ child_quit(void)
 
 	for (ch = TAILQ_FIRST(&children); ch != NULL; ch = next) {
 		next = TAILQ_NEXT(ch, entry);
-		if (ch->launch == NULL)
+		if (child_settle(ch))
 			continue;
 		/* Exec'd, and we have not looked yet: it started. */
-		pfd.fd = ch->launch->rfd;
+		pfd.fd = ch->early ? -1 : ch->launch->rfd;
 		pfd.events = POLLIN;
 		if (pfd.fd != -1 && poll(&pfd, 1, 0) == 1) {
 			child_launched(pfd.fd, EV_READ, ch);
@@ -1293,11 +1407,20 @@ void
 child_free_all(void)
 {
 	struct child	*ch;
+	pid_t		 tid;
 	char		 b;
 
 	while ((ch = TAILQ_FIRST(&children)) != NULL) {
 		TAILQ_REMOVE(&children, ch, entry);
-		if (ch->launch != NULL && ch->launch->rfd != -1) {
+		if (ch->early && ch->launch != NULL) {
+			(void)syscall(SYS_pidfd_send_signal, ch->pidfd, SIGKILL,
+			    NULL, 0);
+			/* The kernel wakes ctid's futex as it clears it. */
+			while ((tid = __atomic_load_n(&ch->launch->ctid,
+			    __ATOMIC_ACQUIRE)) != 0)
+				(void)syscall(SYS_futex, &ch->launch->ctid,
+				    FUTEX_WAIT, tid, NULL, NULL, 0);
+		} else if (ch->launch != NULL && ch->launch->rfd != -1) {
 			(void)syscall(SYS_pidfd_send_signal, ch->pidfd, SIGKILL,
 			    NULL, 0);
 			while (read(ch->launch->rfd, &b, 1) == -1 &&
@@ -1313,8 +1436,10 @@ static void
 child_report(struct child *ch, const siginfo_t *si, const struct rusage *ru)
 {
 	struct proto_exited	 m;
-	uint8_t			 buf[40];
+	struct proto_failed	 f;
+	uint8_t			 buf[40], fbuf[12];
 	size_t			 n, i;
+	const struct setup	*s;
 
 	m.pid = (uint32_t)ch->pid;
 	m.code = (uint32_t)si->si_code;
@@ -1326,7 +1451,16 @@ child_report(struct child *ch, const siginfo_t *si, const struct rusage *ru)
 	m.maxrss_kib = (uint64_t)ru->ru_maxrss;
 	n = proto_encode_exited(buf, &m);
 	if (ch->conn != NULL) {
-		conn_send(ch->conn, PROTO_EXITED, ch->id, buf, n, -1);
+		/* An early child that failed and told its client so. */
+		if (ch->launch != NULL && (s = &ch->launch->s)->told) {
+			f.error = (uint32_t)s->error;
+			f.step = (uint16_t)s->step;
+			f.index = s->index >= 0 ? (uint32_t)s->index :
+			    PROTO_NO_INDEX;
+			conn_send(ch->conn, PROTO_FAILED, ch->id, fbuf,
+			    proto_encode_failed(fbuf, &f), -1);
+		} else
+			conn_send(ch->conn, PROTO_EXITED, ch->id, buf, n, -1);
 		conn_child_gone(ch->conn, ch);
 	}
 	for (i = 0; i < ch->nwatchers; i++)
@@ -1362,7 +1496,7 @@ child_find_pid(pid_t pid)
 	struct child	*ch;
 
 	TAILQ_FOREACH(ch, &children, entry)
-		if (ch->pid == pid && ch->launch == NULL)
+		if (ch->pid == pid && (ch->launch == NULL || ch->early))
 			return ch;
 	return NULL;
 }
@@ -1385,7 +1519,8 @@ child_list(struct conn *c, uint32_t id, uid_t uid)
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &now);
 	TAILQ_FOREACH(ch, &children, entry) {
-		if (!child_visible(ch, uid) || ch->launch != NULL)
+		if (!child_visible(ch, uid) ||
+		    (ch->launch != NULL && !ch->early))
 			continue;
 		e.pid = (uint32_t)ch->pid;
 		e.client_pid = ch->conn != NULL ? (uint32_t)ch->client_pid : 0;

@@ -37,7 +37,8 @@ enum conn_state {
 /* A reply that did not fit in the socket: sent on EV_WRITE. */
 struct out {
 	STAILQ_ENTRY(out)	 entry;
-	int			 fd;		/* to attach, or -1 */
+	int			 fds[2];	/* to attach */
+	size_t			 nfds;
 	size_t			 len;
 	uint8_t			 data[];
 };
@@ -245,6 +246,11 @@ conn_charge(uid_t uid, size_t fds, size_t bytes)
 {
 	struct budget	*b = conn_budget(uid);
 
+	/* Early children that have exec'd may still hold a charge. */
+	if (fds > sd.limits.pending_fds - b->fds ||
+	    fds > sd.limits.pending_fds_all - conn_pending_fds ||
+	    bytes > sd.limits.pending_bytes - b->bytes)
+		child_settle_all();
 	if (fds > sd.limits.pending_fds - b->fds ||
 	    fds > sd.limits.pending_fds_all - conn_pending_fds ||
 	    bytes > sd.limits.pending_bytes - b->bytes) {
@@ -645,7 +651,9 @@ conn_spawned(struct conn *c, uint32_t id, const struct proto_spawn *req,
     const struct child *ch, const struct proto_failed *fail)
 {
 	struct proto_started	 st;
-	uint8_t			 buf[4];
+	uint8_t			 buf[8];
+	int			 fds[2];
+	size_t			 nfds = 0;
 
 	c->launching = 0;
 	if (ch == NULL) {
@@ -655,10 +663,15 @@ conn_spawned(struct conn *c, uint32_t id, const struct proto_spawn *req,
 	} else {
 		conn_log_spawn(c, req, child_pid(ch), NULL);
 		st.pid = (uint32_t)child_pid(ch);
-		conn_send(c, PROTO_STARTED, id, buf,
-		    proto_encode_started(buf, &st),
-		    (req->flags & PROTO_SPAWN_NO_PIDFD) ? -1 :
-		    child_pidfd(ch));
+		st.flags = 0;
+		if (!(req->flags & PROTO_SPAWN_NO_PIDFD))
+			fds[nfds++] = child_pidfd(ch);
+		if ((fds[nfds] = child_exec_fd(ch)) != -1) {
+			st.flags = PROTO_STARTED_EXEC_FD;
+			nfds++;
+		}
+		conn_sendv(c, PROTO_STARTED, id, buf,
+		    proto_encode_started(buf, &st), fds, nfds);
 	}
 	if (c->paused) {
 		c->paused = 0;
@@ -838,7 +851,16 @@ void
 conn_send(struct conn *c, uint16_t type, uint32_t id, const uint8_t *payload,
     size_t len, int fd)
 {
-	struct proto_hdr	 hdr = { type, 0, (uint32_t)len, fd != -1, id };
+	conn_sendv(c, type, id, payload, len, &fd, fd != -1);
+}
+
+/* conn_send() with nfds (at most 2) fds to attach. */
+void
+conn_sendv(struct conn *c, uint16_t type, uint32_t id,
+    const uint8_t *payload, size_t len, const int *fds, size_t nfds)
+{
+	struct proto_hdr	 hdr = { type, 0, (uint32_t)len, (uint16_t)nfds,
+	    id };
 	struct iovec		 iov[2];
 	struct out		*o;
 	uint8_t			 h[PROTO_HDR_SIZE];
@@ -852,7 +874,7 @@ conn_send(struct conn *c, uint16_t type, uint32_t id, const uint8_t *payload,
 		iov[0].iov_len = sizeof h;
 		iov[1].iov_base = (void *)(uintptr_t)payload;
 		iov[1].iov_len = len;
-		n = fdio_send(c->fd, iov, 2, &fd, fd != -1, MSG_DONTWAIT);
+		n = fdio_send(c->fd, iov, 2, fds, nfds, MSG_DONTWAIT);
 		if (n >= 0)
 			return;
 		if (n != -EAGAIN) {
@@ -867,10 +889,13 @@ conn_send(struct conn *c, uint16_t type, uint32_t id, const uint8_t *payload,
 		conn_closing(c);
 		return;
 	}
-	o->fd = -1;
-	if (fd != -1 && (o->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1) {
-		/* The frame says it carries an fd: it cannot go without. */
+	for (o->nfds = 0; o->nfds < nfds; o->nfds++) {
+		if ((o->fds[o->nfds] = fcntl(fds[o->nfds], F_DUPFD_CLOEXEC,
+		    0)) != -1)
+			continue;
+		/* The frame says it carries fds: it cannot go without. */
 		log_warn("pid %d: cannot queue a reply, closing", (int)c->pid);
+		fdio_close_all(o->fds, o->nfds);
 		free(o);
 		conn_closing(c);
 		return;
@@ -904,7 +929,7 @@ conn_write(int fd, short what, void *arg)
 	while ((o = STAILQ_FIRST(&c->outq)) != NULL) {
 		iov.iov_base = o->data;
 		iov.iov_len = o->len;
-		n = fdio_send(fd, &iov, 1, &o->fd, o->fd != -1, MSG_DONTWAIT);
+		n = fdio_send(fd, &iov, 1, o->fds, o->nfds, MSG_DONTWAIT);
 		if (n == -EAGAIN)
 			return;
 		if (n < 0) {
@@ -915,8 +940,7 @@ conn_write(int fd, short what, void *arg)
 		c->outq_bytes -= o->len;
 		c->list_grace -= o->len < c->list_grace ? o->len :
 		    c->list_grace;
-		if (o->fd != -1)
-			(void)close(o->fd);
+		fdio_close_all(o->fds, o->nfds);
 		free(o);
 	}
 	c->list_grace = 0;
@@ -948,8 +972,7 @@ conn_free(struct conn *c)
 	child_conn_closed(c);
 	while ((o = STAILQ_FIRST(&c->outq)) != NULL) {
 		STAILQ_REMOVE_HEAD(&c->outq, entry);
-		if (o->fd != -1)
-			(void)close(o->fd);
+		fdio_close_all(o->fds, o->nfds);
 		free(o);
 	}
 	conn_asm_free(c);

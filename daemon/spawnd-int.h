@@ -101,6 +101,8 @@ void	listener_close(void);
 void	conn_new(int fd, uid_t uid, pid_t pid);
 void	conn_send(struct conn *c, uint16_t type, uint32_t id,
 	    const uint8_t *payload, size_t len, int fd);
+void	conn_sendv(struct conn *c, uint16_t type, uint32_t id,
+	    const uint8_t *payload, size_t len, const int *fds, size_t nfds);
 void	conn_child_gone(struct conn *c, struct child *ch);
 void	conn_spawned(struct conn *c, uint32_t id,
 	    const struct proto_spawn *req, const struct child *ch,
@@ -127,6 +129,8 @@ int	child_spawn(const struct child_spec *spec, struct conn *c,
 	    uint32_t id, struct proto_failed *fail);
 pid_t	child_pid(const struct child *ch);
 int	child_pidfd(const struct child *ch);
+int	child_exec_fd(const struct child *ch);
+void	child_settle_all(void);
 uint32_t child_id(const struct child *ch);
 struct child *child_find(const struct conn *c, uint32_t id);
 struct child *child_find_pid(pid_t pid);

@@ -390,19 +390,25 @@ proto_decode_hello_ok(const uint8_t *buf, size_t len,
 }
 
 size_t
-proto_encode_started(uint8_t out[4], const struct proto_started *m)
+proto_encode_started(uint8_t out[8], const struct proto_started *m)
 {
 	proto_le32(out, m->pid);
-	return (4);
+	if (m->flags == 0)
+		return (4);	/* as before PROTO_SPAWN_EXEC_FD */
+	proto_le32(out + 4, m->flags);
+	return (8);
 }
 
 int
 proto_decode_started(const uint8_t *buf, size_t len,
     struct proto_started *ret)
 {
-	if (len != 4)
+	if (len != 4 && len != 8)
 		return (-EPROTO);
 	ret->pid = proto_get32(buf);
+	ret->flags = len == 8 ? proto_get32(buf + 4) : 0;
+	if (len == 8 && ret->flags != PROTO_STARTED_EXEC_FD)
+		return (-EPROTO);
 	return (0);
 }
 

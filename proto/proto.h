@@ -73,6 +73,12 @@
  * PROTO_STARTED (d->c), 1 fd (the child's pidfd) unless
  *	PROTO_SPAWN_NO_PIDFD was asked, payload:
  *	0 u32 pid
+ *	With PROTO_SPAWN_EXEC_FD asked and granted, sent before the exec:
+ *	4 u32 flags		PROTO_STARTED_EXEC_FD
+ *	and one more fd, last: the read end of a pipe whose only writer is
+ *	the child, close-on-exec.  EOF with no byte: it has exec'd (or was
+ *	killed first: a start).  A byte: it failed, and the daemon sends
+ *	PROTO_FAILED with the same id once it has exited, no PROTO_EXITED.
  * PROTO_FAILED (d->c), payload:
  *	0 u32 errno		Linux errno value
  *	4 u16 step		PROTO_STEP_* that failed
@@ -243,7 +249,10 @@
 #define PROTO_SPAWN_NO_PIDFD		0x0010	/* STARTED carries no fd */
 #define PROTO_SPAWN_SETSCHEDULER	0x0020
 #define PROTO_SPAWN_KILL_GROUP		0x0040	/* stop signals go to the group */
-#define PROTO_SPAWN_ALL			0x007f
+#define PROTO_SPAWN_EXEC_FD		0x0080	/* STARTED before exec, see there */
+#define PROTO_SPAWN_ALL			0x00ff
+
+#define PROTO_STARTED_EXEC_FD		0x0001	/* the exec fd is the last fd */
 
 #define PROTO_REC_ARGV		1
 #define PROTO_REC_ENV		2
@@ -299,6 +308,7 @@ struct proto_hello_ok {
 
 struct proto_started {
 	uint32_t	 pid;
+	uint32_t	 flags;		/* PROTO_STARTED_* */
 };
 
 struct proto_failed {
@@ -459,7 +469,7 @@ int	proto_decode_hello(const uint8_t *buf, size_t len,
 size_t	proto_encode_hello_ok(uint8_t out[16], const struct proto_hello_ok *m);
 int	proto_decode_hello_ok(const uint8_t *buf, size_t len,
 	    struct proto_hello_ok *ret);
-size_t	proto_encode_started(uint8_t out[4], const struct proto_started *m);
+size_t	proto_encode_started(uint8_t out[8], const struct proto_started *m);
 int	proto_decode_started(const uint8_t *buf, size_t len,
 	    struct proto_started *ret);
 size_t	proto_encode_failed(uint8_t out[12], const struct proto_failed *m);

@@ -446,6 +446,18 @@ child_pidfd(const struct child *ch)
 	return ch->pidfd;
 }
 
+int
+child_exec_fd(const struct child *ch)
+{
+	(void)ch;
+	return -1;
+}
+
+void
+child_settle_all(void)
+{
+}
+
 struct child *
 child_find(const struct conn *c, uint32_t id)
 {

@@ -363,7 +363,15 @@ test_fixed(void)
 	CHECK(proto_decode_hello_ok(o, 16, &ok2) == 0 &&
 	    memcmp(&ok, &ok2, sizeof ok) == 0);
 	CHECK_EQ(proto_encode_started(o, &st), 4);
-	CHECK(proto_decode_started(o, 4, &st2) == 0 && st2.pid == st.pid);
+	CHECK(proto_decode_started(o, 4, &st2) == 0 && st2.pid == st.pid &&
+	    st2.flags == 0);
+	st.flags = PROTO_STARTED_EXEC_FD;
+	CHECK_EQ(proto_encode_started(o, &st), 8);
+	CHECK(proto_decode_started(o, 8, &st2) == 0 && st2.pid == st.pid &&
+	    st2.flags == PROTO_STARTED_EXEC_FD);
+	o[4] = 3;			/* an unknown flag */
+	CHECK(proto_decode_started(o, 8, &st2) == -EPROTO);
+	CHECK(proto_decode_started(o, 6, &st2) == -EPROTO);
 	CHECK_EQ(proto_encode_failed(o, &fa), 12);
 	CHECK(proto_decode_failed(o, 12, &fa2) == 0 && fa2.error == fa.error &&
 	    fa2.step == fa.step && fa2.index == fa.index);
