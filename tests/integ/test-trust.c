@@ -18,7 +18,12 @@
  *	pid, a reaped pidfd under a live unrelated pid: EPROTO, the fd
  *	closed, the unrelated process not signalled, no frame after SPAWN;
  *	the fake's own child under its pid, and a reaped pidfd under a pid
- *	nobody has, are accepted (the fake is faithful enough).
+ *	nobody has, are accepted (the fake is faithful enough);
+ *   4. STARTED before the exec (PROTO_SPAWN_EXEC_FD): an exec fd that is
+ *	no pipe is refused (EPROTO, fds closed); a pipe with a byte, then
+ *	FAILED, is the failure FAILED names; a daemon older than the flag,
+ *	which refuses it (EINVAL at the request), gets the request again
+ *	without it, and later requests come without it.
  *
  * Root only (it needs other uids); skips otherwise.
  */
@@ -40,7 +45,10 @@ enum fake_mode {
 	FAKE_PIDFD_MISNAMED,	/* pidfd of other, named our child */
 	FAKE_PIDFD_OWN,		/* pidfd of our child, named it (honest) */
 	FAKE_DEAD_OTHER,	/* reaped pidfd, named other (alive) */
-	FAKE_DEAD_NOBODY	/* reaped pidfd, named its dead pid */
+	FAKE_DEAD_NOBODY,	/* reaped pidfd, named its dead pid */
+	FAKE_EXEC_NOTFIFO,	/* early STARTED, /dev/null as exec fd */
+	FAKE_EXEC_FAILED,	/* early STARTED, a byte, then FAILED */
+	FAKE_OLD		/* refuses PROTO_SPAWN_EXEC_FD: EINVAL */
 };
 
 struct fake {
@@ -61,15 +69,16 @@ le32(uint8_t *p, uint32_t v)
 	p[3] = v >> 24;
 }
 
-/* Sends a daemon-to-client frame, with at most one fd. */
+/* Sends a daemon-to-client frame, with at most two fds (fd first). */
 static void
-fake_send(int s, uint16_t type, uint32_t id, const uint8_t *pl,
-    uint32_t len, int fd)
+fake_send2(int s, uint16_t type, uint32_t id, const uint8_t *pl,
+    uint32_t len, int fd, int fd2)
 {
 	union {
 		struct cmsghdr	 h;
-		char		 b[CMSG_SPACE(sizeof(int))];
+		char		 b[CMSG_SPACE(2 * sizeof(int))];
 	} cm;
+	int		 fds[2] = { fd, fd2 }, nfds = fd < 0 ? 0 : fd2 < 0 ? 1 : 2;
 	uint8_t		 b[64];
 	struct iovec	 iov = { .iov_base = b, .iov_len = 20 + len };
 	struct msghdr	 msg = { .msg_iov = &iov, .msg_iovlen = 1 };
@@ -81,20 +90,64 @@ fake_send(int s, uint16_t type, uint32_t id, const uint8_t *pl,
 	b[2] = PROTO_VERSION;
 	b[4] = (uint8_t)type;
 	le32(b + 8, len);
-	b[12] = fd >= 0 ? 1 : 0;
+	b[12] = (uint8_t)nfds;
 	le32(b + 16, id);
 	memcpy(b + 20, pl, len);
-	if (fd >= 0) {
+	if (nfds > 0) {
 		memset(&cm, 0, sizeof cm);
 		msg.msg_control = cm.b;
-		msg.msg_controllen = sizeof cm.b;
+		msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
 		c = CMSG_FIRSTHDR(&msg);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof fd);
+		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
 	}
 	(void)sendmsg(s, &msg, MSG_NOSIGNAL);
+}
+
+static void
+fake_send(int s, uint16_t type, uint32_t id, const uint8_t *pl,
+    uint32_t len, int fd)
+{
+	fake_send2(s, type, id, pl, len, fd, -1);
+}
+
+/* A SPAWN in early modes and as an older daemon: the reply. */
+static void
+fake_spawn_new(int s, enum fake_mode mode, uint32_t id, uint32_t flags,
+    pid_t mine)
+{
+	uint8_t	 pl[12];
+	int	 pidfd = (int)syscall(SYS_pidfd_open, mine, 0), xfd, p[2];
+
+	le32(pl, (uint32_t)mine);
+	le32(pl + 4, 1);			/* PROTO_STARTED_EXEC_FD */
+	if (mode == FAKE_OLD) {
+		if (flags & PROTO_SPAWN_EXEC_FD) {
+			le32(pl, EINVAL);
+			pl[4] = PROTO_STEP_REQUEST;
+			pl[5] = pl[6] = pl[7] = 0;
+			le32(pl + 8, PROTO_NO_INDEX);
+			fake_send(s, PROTO_FAILED, id, pl, 12, -1);
+		} else
+			fake_send(s, PROTO_STARTED, id, pl, 4, pidfd);
+	} else if (mode == FAKE_EXEC_NOTFIFO) {
+		xfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		fake_send2(s, PROTO_STARTED, id, pl, 8, pidfd, xfd);
+		(void)close(xfd);
+	} else if (pipe2(p, O_CLOEXEC) == 0) {
+		(void)write(p[1], "x", 1);
+		(void)close(p[1]);
+		fake_send2(s, PROTO_STARTED, id, pl, 8, pidfd, p[0]);
+		(void)close(p[0]);
+		le32(pl, ENOENT);
+		pl[4] = PROTO_STEP_EXEC;
+		pl[5] = pl[6] = pl[7] = 0;
+		le32(pl + 8, PROTO_NO_INDEX);
+		fake_send(s, PROTO_FAILED, id, pl, 12, -1);
+	}
+	(void)close(pidfd);
 }
 
 /* A child that pauses until killed, or its parent dies; or exits. */
@@ -183,8 +236,8 @@ fake_conn(int s, enum fake_mode mode, FILE *log, pid_t mine)
 			(void)waitpid(mine, NULL, 0);
 			_exit(0);
 		}
-		fprintf(log, "frame type %u bytes %zd fds %zu\n",
-		    n >= 6 ? b[4] : 0, n, nfds);
+		fprintf(log, "frame type %u bytes %zd fds %zu flags 0x%x\n",
+		    n >= 6 ? b[4] : 0, n, nfds, n >= 24 ? b[20] : 0);
 		fflush(log);
 		if (n < 20)
 			continue;
@@ -197,6 +250,10 @@ fake_conn(int s, enum fake_mode mode, FILE *log, pid_t mine)
 			le32(ok + 8, PROTO_MAX_REQUEST);
 			le32(ok + 12, PROTO_MAX_FDS);
 			fake_send(s, PROTO_HELLO_OK, 0, ok, 16, -1);
+		} else if (b[4] == PROTO_SPAWN && mode >= FAKE_EXEC_NOTFIFO) {
+			fake_spawn_new(s, mode, b[16] | b[17] << 8 |
+			    b[18] << 16 | (uint32_t)b[19] << 24,
+			    b[20] | b[21] << 8, mine);
 		} else if (b[4] == PROTO_SPAWN && !(b[6] & PROTO_F_MORE) &&
 		    mode != FAKE_LOG) {
 			fake_started(mode, mine, &fd, &named);
@@ -541,6 +598,79 @@ pidfd_lies(void)
 	CHECK(kill(other, 0) == 0);
 }
 
+/* Scenario 4: the early STARTED, and a daemon that predates it. */
+static void
+early(void)
+{
+	const char *const	 argv[] = { "/bin/true", NULL };
+	char			 log[4096], *p;
+	struct fake		 f;
+	struct spawnd_client	*c = NULL;
+	struct spawnd_req	*req = NULL;
+	struct spawnd_child	*ch = NULL;
+	struct spawnd_failure	 fl;
+	char			*nl;
+	int			 before, n = 0, flagged[4] = { 0 };
+
+	CHECK_OK(spawnd_req_new(&req));
+	CHECK_OK(spawnd_req_set_argv(req, argv));
+
+	tl_log("4. an exec fd that is no pipe");
+	if (fake_start(&f, "exec-notfifo", 0, FAKE_EXEC_NOTFIFO) == 0) {
+		before = tl_fd_count(getpid());
+		CHECK_OK(spawnd_connect(f.sock, 5000, &c));
+		CHECK_INT(c != NULL ? spawnd_spawn(c, req, &ch, NULL) : -1, ==,
+		    -EPROTO);
+		CHECK(ch == NULL);
+		CHECK_INT(tl_fd_count(getpid()), ==, before + 1);
+		spawnd_client_free(c);
+		c = NULL;
+		fake_end(&f, log, sizeof log);
+	}
+
+	tl_log("4. a byte on the exec fd, then FAILED");
+	if (fake_start(&f, "exec-failed", 0, FAKE_EXEC_FAILED) == 0) {
+		before = tl_fd_count(getpid());
+		CHECK_OK(spawnd_connect(f.sock, 5000, &c));
+		CHECK_INT(c != NULL ? spawnd_spawn(c, req, &ch, &fl) : -1, ==,
+		    -ENOENT);
+		CHECK(ch == NULL);
+		CHECK_INT(fl.step, ==, SPAWND_STEP_EXEC);
+		CHECK_INT(tl_fd_count(getpid()), ==, before + 1);
+		/* The link stays in step: the same again. */
+		CHECK_INT(c != NULL ? spawnd_spawn(c, req, &ch, &fl) : -1, ==,
+		    -ENOENT);
+		spawnd_client_free(c);
+		c = NULL;
+		fake_end(&f, log, sizeof log);
+	}
+
+	tl_log("4. a daemon older than the early STARTED");
+	if (fake_start(&f, "old", 0, FAKE_OLD) == 0) {
+		CHECK_OK(spawnd_connect(f.sock, 5000, &c));
+		CHECK_OK(c != NULL ? spawnd_spawn(c, req, &ch, NULL) : -1);
+		spawnd_child_free(ch);
+		ch = NULL;
+		CHECK_OK(c != NULL ? spawnd_spawn(c, req, &ch, NULL) : -1);
+		spawnd_child_free(ch);
+		ch = NULL;
+		spawnd_client_free(c);
+		c = NULL;
+		fake_end(&f, log, sizeof log);
+		tl_log("fake's log:\n%s", log);
+		/* With the flag once, then without: the resent, the next. */
+		for (p = log; (p = strstr(p, "frame type 2 ")) != NULL; p++) {
+			nl = strchr(p, '\n');
+			flagged[n < 3 ? n : 3] = nl != NULL &&
+			    strncmp(nl - 4, "0x80", 4) == 0;
+			n++;
+		}
+		CHECK_INT(n, ==, 3);
+		CHECK(flagged[0] && !flagged[1] && !flagged[2]);
+	}
+	spawnd_req_free(req);
+}
+
 int
 main(void)
 {
@@ -564,6 +694,7 @@ main(void)
 	root_client();
 	user_client();
 	pidfd_lies();
+	early();
 	(void)kill(other, SIGKILL);
 	(void)waitpid(other, &st, 0);
 	tl_rm_rf(tdir);
