@@ -1013,7 +1013,8 @@ child_spawn(const struct child_spec *spec, struct conn *c, uint32_t id,
 	 * request stop the daemon.
 	 */
 	async = child_async();
-	early = async && (l->req.flags & PROTO_SPAWN_EXEC_FD);
+	early = async && sd.launch == LAUNCH_AUTO &&
+	    (l->req.flags & PROTO_SPAWN_EXEC_FD);
 	l->s.early = early;
 	l->ctid = 1;
 	wfd = -1;

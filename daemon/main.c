@@ -74,9 +74,11 @@ usage(FILE *f, int code)
 "      --session                     stay in the caller's session (for\n"
 "                                    spawnctl wrap: children may join the\n"
 "                                    caller's process groups)\n"
-"      --launch auto|vfork|async     serve on while a child execs (async,\n"
-"                                    and auto, the default), or stop until\n"
-"                                    it has (vfork: trusts every client)\n"
+"      --launch auto|vfork|async     serve on while a child execs, leaving\n"
+"                                    the wait to a client that asks (auto,\n"
+"                                    the default) or not (async), or stop\n"
+"                                    until it has (vfork: trusts every\n"
+"                                    client)\n"
 "  -V, --version\n"
 "  -h, --help\n");
 	exit(code);

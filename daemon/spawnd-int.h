@@ -44,9 +44,9 @@ struct limits {
 
 /* How child_spawn() waits for the exec (--launch). */
 enum launch_mode {
-	LAUNCH_AUTO,		/* async where RS_ASYNC allows it */
+	LAUNCH_AUTO,		/* async where RS_ASYNC allows it, early if asked */
 	LAUNCH_VFORK,		/* stop until the child has exec'd */
-	LAUNCH_ASYNC,		/* serve on; a pipe's EOF tells */
+	LAUNCH_ASYNC,		/* serve on; a pipe's EOF tells us, never early */
 };
 
 /* The daemon's state: single-threaded, so one instance, reached as sd. */

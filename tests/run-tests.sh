@@ -125,16 +125,22 @@ for dir in unit integ; do
 	done
 done
 
-# The daemon's children are made two ways (--launch, daemon/child.c): by
-# default the daemon serves on while a child execs, so the tests of what a
-# child gets run once more with the opt-in that waits for each exec.
-for t in test-spawn test-execfd test-posix test-posix-table test-posix-closed \
-    test-semantics \
-    test-faults test-limits test-lifetime test-threads; do
-	[ -x "$B/tests/integ/$t" ] || continue
-	name="integ/$t[vfork]"
-	wanted "$name" "$@" || continue
-	run_one "$name" env SPAWND_TEST_LAUNCH=vfork "$B/tests/integ/$t"
+# The daemon's children are made three ways (--launch, daemon/child.c): by
+# default the daemon serves on while a child execs, and leaves the wait
+# for the exec to libspawnd, which asks for it; so the tests of what a
+# child gets run once more with the daemon waiting on the exec itself
+# (async, what clients that do not ask get) and with the opt-in that
+# stops it until each exec (vfork).
+for launch in async vfork; do
+	for t in test-spawn test-execfd test-posix test-posix-table \
+	    test-posix-closed test-semantics \
+	    test-faults test-limits test-lifetime test-threads; do
+		[ -x "$B/tests/integ/$t" ] || continue
+		name="integ/$t[$launch]"
+		wanted "$name" "$@" || continue
+		run_one "$name" env SPAWND_TEST_LAUNCH=$launch \
+		    "$B/tests/integ/$t"
+	done
 done
 
 for t in "$srcdir"/tests/integ/*.sh; do
