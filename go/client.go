@@ -37,7 +37,17 @@ type Client struct {
 	waiters map[uint32]waiter
 	err     error // set once the connection is dead
 	done    chan struct{}
+	execFD  int // execFD*: whether spawns ask for an early STARTED
 }
+
+// Whether to ask for STARTED before the exec (spawnExecFD): yes until a
+// daemon that predates the flag refuses it; for good once one has
+// granted it.
+const (
+	execFDAsk = iota
+	execFDNo
+	execFDYes
+)
 
 // waiter takes the frames with one request id, in the reading goroutine;
 // it returns false when it expects no more frames.  It must not block.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -682,5 +683,103 @@ func TestSocketPath(t *testing.T) {
 	}
 	if _, err := Dial(filepath.Join(t.TempDir(), "none"), time.Second); !errors.Is(err, syscall.ENOENT) {
 		t.Errorf("Dial of nothing: %v", err)
+	}
+}
+
+// ownDaemon starts a daemon of the test's own with args, stopped at the
+// end, and returns a connection to it.
+func ownDaemon(t *testing.T, args ...string) *Client {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "socket")
+	d := exec.Command(daemonBin, append([]string{"--socket", sock},
+		args...)...)
+	d.Stderr = os.Stderr
+	d.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		d.Process.Signal(syscall.SIGTERM)
+		d.Wait()
+	})
+	var c *Client
+	var err error
+	for i := 0; i < 1000; i++ {
+		if c, err = Dial(sock, time.Second); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// The daemon sends STARTED before the exec (EXEC_FD) unless it waits for
+// every exec itself (--launch async or vfork, or a daemon built without
+// the raw system calls of x86_64 and aarch64); either way a spawn is a
+// start, and every failure up to the exec comes with its errno and step.
+func TestEarlyStarted(t *testing.T) {
+	for _, launch := range []string{"", "async", "vfork"} {
+		var c *Client
+		if launch == "" {
+			c = testClient(t)
+		} else {
+			c = ownDaemon(t, "--launch", launch)
+		}
+		cmd := Command("echo", "started")
+		cmd.Client = c
+		if out, err := cmd.Output(); err != nil ||
+			string(out) != "started\n" {
+			t.Fatalf("launch %q: %q %v", launch, out, err)
+		}
+		want := execFDAsk // asked for, not granted
+		if launch == "" && (runtime.GOARCH == "amd64" ||
+			runtime.GOARCH == "arm64") {
+			want = execFDYes
+		}
+		if execFDOf(c) != want {
+			t.Errorf("launch %q: state %d, not %d", launch,
+				execFDOf(c), want)
+		}
+		for _, f := range []struct {
+			path, dir string
+			err       syscall.Errno
+			step      Step
+		}{
+			{"/nonexistent/prog", "", syscall.ENOENT, StepExec},
+			{"/bin/true", "/nonexistent/dir", syscall.ENOENT,
+				StepChdir},
+			{"/dev/null", "", syscall.EACCES, StepExec},
+		} {
+			cmd := &Cmd{Path: f.path, Args: []string{f.path},
+				Dir: f.dir, Client: c}
+			var e *Error
+			if err := cmd.Run(); !errors.As(err, &e) ||
+				e.Err != f.err || e.Step != f.step ||
+				e.Index != -1 {
+				t.Errorf("launch %q: %s in %q: %v", launch,
+					f.path, f.dir, err)
+			}
+		}
+		// Start returns once the child has exec'd: a kill at once
+		// reaches the program.
+		cmd = Command("sleep", "60")
+		cmd.Client = c
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmd.Process.Kill()
+		if err := cmd.Wait(); err == nil ||
+			cmd.ProcessState.Sys().(syscall.WaitStatus).Signal() !=
+				syscall.SIGKILL {
+			t.Errorf("launch %q: killed: %v", launch, err)
+		}
+		if c.Err() != nil || execFDOf(c) != want {
+			t.Errorf("launch %q: %v, state %d", launch, c.Err(),
+				execFDOf(c))
+		}
 	}
 }

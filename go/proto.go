@@ -35,6 +35,9 @@ const (
 	spawnSetsid    = 0x0001
 	spawnDetach    = 0x0008
 	spawnKillGroup = 0x0040
+	spawnExecFD    = 0x0080 // STARTED before the exec, with the exec fd
+
+	startedExecFD = 0x0001 // the exec fd is the last fd of STARTED
 
 	recArgv    = 1
 	recEnv     = 2
