@@ -1661,6 +1661,7 @@ spawn_exec_wait(struct spawnd_client *c, struct spawnd_child *ch, int xfd,
 {
 	struct pollfd		p[2];
 	struct client_frame	fr;
+	uint32_t		watch;
 	int			r;
 
 	p[0].fd = xfd;
@@ -1681,10 +1682,21 @@ spawn_exec_wait(struct spawnd_client *c, struct spawnd_child *ch, int xfd,
 			return (0);
 		return (client_fail(c, -ECONNRESET));
 	}
-	if ((r = client_reply(c, ch->id, -1, &fr)) != 0)
+	/*
+	 * FAILED, as the daemon saw the byte.  Were it to send EXITED (it
+	 * missed the byte), that EXITED is for no child of ours: take it
+	 * here rather than wait for good, as a failure of unknown cause.
+	 */
+	watch = c->watch_id;
+	c->watch_id = ch->id;
+	r = client_reply(c, ch->id, -1, &fr);
+	c->watch_id = watch;
+	if (r != 0)
 		return (r);
 	if (fr.hdr.type == PROTO_FAILED)
 		r = spawn_failed(c, &fr, ret_failure);
+	else if (fr.hdr.type == PROTO_EXITED)
+		r = -EIO;
 	else
 		r = client_fail(c, -EPROTO);
 	frame_discard(&fr);

@@ -108,7 +108,6 @@ struct setup {
 	int			 error;
 	int			 step;
 	int			 index;
-	int			 told;		/* early: the byte went */
 };
 
 /*
@@ -123,6 +122,7 @@ struct launch {
 	TAILQ_ENTRY(launch)	 pend;		/* early: on child_pending */
 	struct child		*ch;
 	int			 pending;
+	int			 sent;		/* early: rfd went with STARTED */
 	pid_t			 ctid;		/* early: 0 once off our memory */
 	struct proto_spawn	 req;
 	void			*body;		/* req's strings */
@@ -269,12 +269,13 @@ child_fail(struct setup *s, int step, int index, long err)
 	/*
 	 * An early child's client waits on the pipe: a byte says "failed,
 	 * FAILED follows".  No SIGPIPE if it is gone: block all again.
+	 * Whether the byte went, the daemon sees in the pipe (a flag set
+	 * after the write could miss a SIGKILL between the two).
 	 */
 	if (!s->early)
 		return;
 	(void)RS4(SYS_rt_sigprocmask, SIG_BLOCK, &all, NULL, sizeof all);
-	if (RS3(SYS_write, s->own[1], &b, 1) == 1)
-		s->told = 1;
+	(void)RS3(SYS_write, s->own[1], &b, 1);
 }
 
 /* Runs in the cloned child: set-up in POSIX order, then exec. */
@@ -1107,8 +1108,7 @@ child_started(struct child *ch)
 		return;
 	}
 	conn_spawned(ch->conn, ch->id, &l->req, ch, NULL);
-	(void)close(l->rfd);
-	l->rfd = -1;
+	l->sent = 1;		/* rfd stays: child_report() looks in it */
 	notify_changed();
 }
 
@@ -1268,7 +1268,8 @@ child_pid(const struct child *ch)
 int
 child_exec_fd(const struct child *ch)
 {
-	return ch->early && ch->launch != NULL ? ch->launch->rfd : -1;
+	return ch->early && ch->launch != NULL && !ch->launch->sent ?
+	    ch->launch->rfd : -1;
 }
 
 int
@@ -1345,7 +1346,7 @@ child_reaped(int fd, short what, void *arg)
 		    &ru) == -1)
 			return;
 	}
-	(void)child_settle(ch);		/* an early child exec'd: counted */
+	child_settle_all();		/* an early child exec'd: counted */
 	child_report(ch, &si, &ru);
 	log_debug("child %d exited, code %d status %d", (int)ch->pid,
 	    si.si_code, si.si_status);
@@ -1441,6 +1442,7 @@ child_report(struct child *ch, const siginfo_t *si, const struct rusage *ru)
 	uint8_t			 buf[40], fbuf[12];
 	size_t			 n, i;
 	const struct setup	*s;
+	int			 unread = 0;
 
 	m.pid = (uint32_t)ch->pid;
 	m.code = (uint32_t)si->si_code;
@@ -1452,8 +1454,16 @@ child_report(struct child *ch, const siginfo_t *si, const struct rusage *ru)
 	m.maxrss_kib = (uint64_t)ru->ru_maxrss;
 	n = proto_encode_exited(buf, &m);
 	if (ch->conn != NULL) {
-		/* An early child that failed and told its client so. */
-		if (ch->launch != NULL && (s = &ch->launch->s)->told) {
+		/*
+		 * An early child that failed and told its client so: its
+		 * byte is in the pipe (the client polls, it does not read).
+		 */
+		if (ch->launch != NULL &&
+		    (s = &ch->launch->s)->step != PROTO_STEP_NONE &&
+		    ioctl(ch->launch->rfd, FIONREAD, &unread) == 0 &&
+		    unread > 0) {
+			log_debug("child %d failed at %s: %s", (int)ch->pid,
+			    proto_step_name(s->step), strerror(s->error));
 			f.error = (uint32_t)s->error;
 			f.step = (uint16_t)s->step;
 			f.index = s->index >= 0 ? (uint32_t)s->index :

@@ -292,6 +292,8 @@ conn_read(int fd, short what, void *arg)
 	int		 i;
 
 	(void)what;
+	/* Early children that have exec'd: their launches go now. */
+	child_settle_all();
 	for (i = 0; i < CONN_FRAMES_PER_WAKE; i++) {
 		if (c->state == CONN_CLOSING) {
 			conn_free(c);

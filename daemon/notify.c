@@ -90,6 +90,7 @@ notify_status(int fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
+	child_settle_all();		/* the spawns count, up to date */
 	(void)sd_notifyf(0, "STATUS=Serving: %u connections, %u children, "
 	    "%llu spawns", sd.nconns, sd.nchildren,
 	    (unsigned long long)sd.spawns);

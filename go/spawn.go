@@ -4,11 +4,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // Step is where in spawnd a spawn failed (protocol.md, section 7.2).
@@ -336,32 +336,71 @@ func (c *Client) execWait(xfd int, xw **os.File) (bool, error) {
 	if testHookExecWait != nil {
 		testHookExecWait()
 	}
-	var b [1]byte
-	n, err := f.Read(b[:])
+	// Looked at, never read: the daemon tells FAILED from EXITED by
+	// whether the byte is still in the pipe (protocol.md, STARTED).
+	rc, err := f.SyscallConn()
+	if err != nil {
+		c.fail(err)
+		return false, err
+	}
+	var ev int16
+	var perr error
+	err = rc.Read(func(fd uintptr) bool {
+		ev, perr = pollNow(int(fd))
+		return perr != nil || ev&(pollIn|pollHup|pollErr) != 0
+	})
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		// The connection died; an exec that came first is a start.
-		var rerr error
-		rc, cerr := f.SyscallConn()
-		if cerr == nil {
-			cerr = rc.Control(func(fd uintptr) {
-				n, rerr = syscall.Read(int(fd), b[:])
-			})
-		}
-		if cerr == nil && rerr == nil && n == 0 {
+		if cerr := rc.Control(func(fd uintptr) {
+			ev, perr = pollNow(int(fd))
+		}); cerr == nil && perr == nil && ev&pollIn == 0 &&
+			ev&(pollHup|pollErr) != 0 {
 			return false, nil
 		}
 		return false, c.Err()
 	}
-	switch {
-	case n == 0 && err == io.EOF:
-		return false, nil
-	case n == 1:
-		return true, nil
-	}
 	if err == nil {
-		err = io.ErrUnexpectedEOF
+		err = perr
+	}
+	switch {
+	case err != nil:
+	case ev&pollIn != 0:
+		return true, nil
+	default:
+		return false, nil
 	}
 	err = fmt.Errorf("spawnd: the exec fd: %w", err)
 	c.fail(err)
 	return false, err
+}
+
+// poll(2) event bits, and a pollfd, as Linux has them.
+const (
+	pollIn  = 0x1
+	pollErr = 0x8
+	pollHup = 0x10
+)
+
+type pollFd struct {
+	fd      int32
+	events  int16
+	revents int16
+}
+
+// pollNow polls fd for input without waiting: its revents.
+func pollNow(fd int) (int16, error) {
+	p := pollFd{fd: int32(fd), events: pollIn}
+	var ts syscall.Timespec
+	for {
+		_, _, e := syscall.Syscall6(syscall.SYS_PPOLL,
+			uintptr(unsafe.Pointer(&p)), 1,
+			uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+		if e == syscall.EINTR {
+			continue
+		}
+		if e != 0 {
+			return 0, os.NewSyscallError("ppoll", e)
+		}
+		return p.revents, nil
+	}
 }

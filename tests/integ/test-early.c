@@ -15,10 +15,18 @@
  *	its group) though no event told it so;
  *   4. a daemon that dies while its child waits before the exec (an open
  *	of a FIFO) does not leave the client waiting on the pipe: the spawn
- *	fails, and the orphan ends once released (its parent-death signal).
+ *	fails, and the orphan ends once released (its parent-death signal);
+ *   5. a child killed (SIGKILL) just after it wrote its failure byte still
+ *	gets its FAILED to the client, which saw the byte: traced, and
+ *	killed at the return of that write (ptrace).  A flag the child set
+ *	after the write missed this, and the client waited for good.
  */
 
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+
+#include <linux/ptrace.h>
 
 #include "testlib.h"
 
@@ -217,6 +225,153 @@ daemon_dies(struct spawnd_client *c)
 	d.stopped = 1;
 }
 
+/* The one child of the daemon, by /proc, within 10 s; or -1. */
+static pid_t
+daemon_child(void)
+{
+	char		 path[64], buf[64];
+	uint64_t	 end = tl_now_ms() + (uint64_t)tl_scale(10000);
+	ssize_t		 n;
+	int		 fd;
+
+	snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)d.pid,
+	    (int)d.pid);
+	do {
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+			return -1;
+		n = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		if (n > 0) {
+			buf[n] = '\0';
+			return (pid_t)atoi(buf);
+		}
+		tl_sleep_ms(5);
+	} while (tl_now_ms() < end);
+	return -1;
+}
+
+struct failing {
+	const char		*fifo;
+	int			 r;
+	struct spawnd_failure	 f;
+	atomic_int		 done;
+	int			 wfd;		/* the FIFO's writer */
+};
+
+/* Spawns a child that opens the FIFO, then fails at action 1. */
+static void *
+failing_main(void *arg)
+{
+	struct failing		*b = arg;
+	const char *const	 argv[] = { "/bin/true", NULL };
+	struct spawnd_client	*c = NULL;
+	struct spawnd_req	*req;
+	struct spawnd_child	*ch = NULL;
+
+	b->r = 1;
+	if (spawnd_connect(d.sock, tl_scale(5000), &c) == 0 &&
+	    (req = request(argv, -1)) != NULL) {
+		if (spawnd_req_add_open(req, 5, b->fifo, O_RDONLY, 0) == 0 &&
+		    spawnd_req_add_dup2(req, 250, 9) == 0)
+			b->r = spawnd_spawn(c, req, &ch, &b->f);
+		spawnd_req_free(req);
+	}
+	spawnd_child_free(ch);
+	spawnd_client_free(c);
+	atomic_store(&b->done, 1);
+	return NULL;
+}
+
+/* Opens the FIFO for writing: waits for its reader, the child. */
+static void *
+writer_main(void *arg)
+{
+	struct failing	*b = arg;
+
+	b->wfd = open(b->fifo, O_WRONLY | O_CLOEXEC);
+	return NULL;
+}
+
+/* 5: SIGKILL at the return of the failure byte's write. */
+static void
+killed_after_byte(void)
+{
+	struct failing		 b = { .wfd = -1 };
+	struct ptrace_syscall_info si;
+	char			 fifo[300];
+	pthread_t		 t, w;
+	unsigned long long	 nr = 0;
+	uint64_t		 end;
+	int			 st, killed = 0, wstarted = 0, rfd;
+	pid_t			 pid;
+
+	tl_log("5. a child killed right after its failure byte");
+	snprintf(fifo, sizeof fifo, "%s/fifo5", d.dir);
+	if (mkfifo(fifo, 0600) == -1) {
+		tl_fail(__FILE__, __LINE__, "mkfifo: %s", strerror(errno));
+		return;
+	}
+	b.fifo = fifo;
+	if (pthread_create(&t, NULL, failing_main, &b) != 0) {
+		tl_fail(__FILE__, __LINE__, "pthread_create");
+		return;
+	}
+	/* It waits in the FIFO's open until the writer comes. */
+	if ((pid = daemon_child()) <= 0 ||
+	    ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_TRACESYSGOOD) == -1 ||
+	    ptrace(PTRACE_INTERRUPT, pid, 0, 0) == -1 ||
+	    waitpid(pid, &st, __WALL) != pid) {
+		tl_fail(__FILE__, __LINE__, "tracing the child %d: %s",
+		    (int)pid, strerror(errno));
+		goto release;
+	}
+	wstarted = pthread_create(&w, NULL, writer_main, &b) == 0;
+	/* Its syscalls up to the write (child_fail's, its only one). */
+	while (ptrace(PTRACE_SYSCALL, pid, 0, 0) == 0 &&
+	    waitpid(pid, &st, __WALL) == pid && WIFSTOPPED(st)) {
+		if (ptrace(PTRACE_GET_SYSCALL_INFO, pid, sizeof si, &si) <= 0)
+			continue;
+		if (si.op == PTRACE_SYSCALL_INFO_ENTRY)
+			nr = si.entry.nr;
+		else if (si.op == PTRACE_SYSCALL_INFO_EXIT &&
+		    nr == SYS_write) {
+			tl_log("its write returned %lld: SIGKILL",
+			    (long long)si.exit.rval);
+			CHECK_INT(si.exit.rval, ==, 1);
+			(void)kill(pid, SIGKILL);
+			(void)waitpid(pid, &st, __WALL);
+			killed = 1;
+			break;
+		}
+	}
+	CHECK(killed);
+release:
+	end = tl_now_ms() + (uint64_t)tl_scale(10000);
+	while (!atomic_load(&b.done) && tl_now_ms() < end)
+		tl_sleep_ms(10);
+	CHECK(atomic_load(&b.done));
+	if (!atomic_load(&b.done)) {
+		/* The client waits for good: end it by ending the daemon. */
+		(void)kill(d.pid, SIGKILL);
+		d.stopped = 1;
+	}
+	pthread_join(t, NULL);
+	if (wstarted) {
+		/* A reader of our own ends the writer's wait, if it waits. */
+		rfd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		pthread_join(w, NULL);
+		if (rfd != -1)
+			close(rfd);
+	}
+	if (b.wfd != -1)
+		close(b.wfd);
+	tl_log("spawn: %d (%s), step %d action %d", b.r,
+	    b.r < 0 ? strerror(-b.r) : "ok", b.f.step, b.f.action);
+	CHECK_INT(b.r, ==, -EBADF);
+	CHECK_INT(b.f.step, ==, SPAWND_STEP_ACTION);
+	CHECK_INT(b.f.action, ==, 1);
+}
+
 int
 main(void)
 {
@@ -230,6 +385,7 @@ main(void)
 	if ((c = tl_connect(&d)) != NULL) {
 		fds_and_failures(c);
 		group_kill(c);
+		killed_after_byte();
 		daemon_dies(c);
 		spawnd_client_free(c);
 	}
