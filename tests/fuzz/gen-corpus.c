@@ -169,7 +169,7 @@ frame_seeds(void)
 	uint8_t			p[64];
 	struct proto_hello	he = { 1, 1 };
 	struct proto_hello_ok	ok = { 1, 100, PROTO_MAX_REQUEST, 253 };
-	struct proto_started	st = { 1234 };
+	struct proto_started	st = { 1234, 0 };
 	struct proto_failed	fa = { 2, PROTO_STEP_EXEC, PROTO_NO_INDEX };
 	struct proto_exited	ex = { 1234, 1, 0, 1000, 2000, 4096 };
 	struct proto_kill	ki = { 7, 15, PROTO_KILL_GROUP };

@@ -350,7 +350,7 @@ test_fixed(void)
 	uint8_t			o[64];
 	struct proto_hello	he = { 1, 3 }, he2;
 	struct proto_hello_ok	ok = { 1, 42, PROTO_MAX_REQUEST, 253 }, ok2;
-	struct proto_started	st = { 0xfffffffe }, st2;
+	struct proto_started	st = { 0xfffffffe, 0 }, st2;
 	struct proto_failed	fa = { ENOENT, PROTO_STEP_EXEC, 7 }, fa2;
 	struct proto_exited	ex = { 99, 2, 9, 1ull << 40, 3, ~0ull }, ex2;
 	struct proto_kill	ki = { 5, 15, PROTO_KILL_GROUP }, ki2;
