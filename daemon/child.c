@@ -1014,16 +1014,8 @@ child_spawn(const struct child_spec *spec, struct conn *c, uint32_t id,
 	 * request stop the daemon.
 	 */
 	async = child_async();
-	/*
-	 * The client waits for the exec (EXEC_FD) while the CPUs have room:
-	 * then that saves our wake-up for it.  Under load our wake-ups serve
-	 * many children each, while the client's would be one more per
-	 * spawn: then we wait (measured: throughput of the tiny target
-	 * 1.10x posix_spawn's with the client waiting, 1.18x without).
-	 */
 	early = async && sd.launch == LAUNCH_AUTO &&
-	    (l->req.flags & PROTO_SPAWN_EXEC_FD) &&
-	    sd.nchildren < child_ncpu;
+	    (l->req.flags & PROTO_SPAWN_EXEC_FD);
 	l->s.early = early;
 	l->ctid = 1;
 	wfd = -1;
