@@ -167,6 +167,7 @@ static void	child_stop(struct child *);
 static void	child_free(struct child *);
 static void	child_launch_free(struct launch *);
 static void	child_started(struct child *);
+static void	child_dropped(struct child *, const struct proto_failed *);
 static int	child_settle(struct child *);
 static char	*child_stack_get(void);
 static void	child_stack_put(char *);
@@ -1098,13 +1099,7 @@ child_started(struct child *ch)
 	l->pending = 1;
 	TAILQ_INSERT_TAIL(&child_pending, l, pend);
 	if (child_watch_new(ch, &fail) == -1) {
-		/* Killed and reaped: as a launch that failed. */
-		conn_spawned(ch->conn, ch->id, &l->req, NULL, &fail);
-		TAILQ_REMOVE(&children, ch, entry);
-		sd.nchildren--;
-		child_free(ch);
-		notify_changed();
-		daemon_quit_done();
+		child_dropped(ch, &fail);	/* killed and reaped */
 		return;
 	}
 	conn_spawned(ch->conn, ch->id, &l->req, ch, NULL);
@@ -1185,8 +1180,15 @@ child_launched(int fd, short what, void *arg)
 		notify_changed();
 		return;
 	}
+	child_dropped(ch, &fail);
+}
+
+/* A launch that failed, its child gone: say so, and forget it. */
+static void
+child_dropped(struct child *ch, const struct proto_failed *fail)
+{
 	if (ch->conn != NULL)
-		conn_spawned(ch->conn, ch->id, &l->req, NULL, &fail);
+		conn_spawned(ch->conn, ch->id, &ch->launch->req, NULL, fail);
 	TAILQ_REMOVE(&children, ch, entry);
 	sd.nchildren--;
 	child_free(ch);

@@ -92,11 +92,7 @@ func fakeDaemon(t *testing.T, pid, fd int) string {
 			id := le.Uint32(buf[16:])
 			switch le.Uint16(buf[4:]) {
 			case tHello:
-				p := le.AppendUint32(nil, 1)
-				p = le.AppendUint32(p, uint32(os.Getpid()))
-				p = le.AppendUint32(p, maxRequest)
-				p = le.AppendUint32(p, maxFDs)
-				reply(tHelloOK, id, p)
+				reply(tHelloOK, id, fakeHelloOK())
 			case tSpawn:
 				reply(tStarted, id, le.AppendUint32(nil,
 					uint32(pid)), fd)
@@ -223,29 +219,7 @@ func TestDialTimeoutAndRefusal(t *testing.T) {
 
 // HELLO_OK carries the limits in force, and the client keeps to them.
 func TestDaemonLimits(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "socket")
-	d := exec.Command(daemonBin, "--socket", sock, "--max-request",
-		"1000", "--max-fds", "4")
-	d.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := d.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		d.Process.Signal(syscall.SIGTERM)
-		d.Wait()
-	}()
-	var c *Client
-	var err error
-	for i := 0; i < 1000; i++ {
-		if c, err = Dial(sock, time.Second); err == nil {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := ownDaemon(t, "--max-request", "1000", "--max-fds", "4")
 	if c.maxRequest != 1000 || c.maxFDs != 4 {
 		t.Errorf("limits %d, %d", c.maxRequest, c.maxFDs)
 	}
@@ -339,11 +313,7 @@ func fakeSpawner(t *testing.T, spawn func(c *net.UnixConn, n int,
 			id := le.Uint32(buf[16:])
 			switch le.Uint16(buf[4:]) {
 			case tHello:
-				p := le.AppendUint32(nil, 1)
-				p = le.AppendUint32(p, uint32(os.Getpid()))
-				p = le.AppendUint32(p, maxRequest)
-				p = le.AppendUint32(p, maxFDs)
-				fakeReply(c, tHelloOK, id, p)
+				fakeReply(c, tHelloOK, id, fakeHelloOK())
 			case tSpawn:
 				fl := le.Uint32(buf[hdrSize:])
 				log <- fl
@@ -642,4 +612,14 @@ func TestEarlyHangupFake(t *testing.T) {
 	if !errors.Is(err, syscall.ECONNRESET) || cl.Err() == nil {
 		t.Errorf("the daemon gone: %v, connection: %v", err, cl.Err())
 	}
+}
+
+// fakeHelloOK is a fake's HELLO_OK payload: version 1, our pid, the
+// protocol's limits.
+func fakeHelloOK() []byte {
+	le := binary.LittleEndian
+	p := le.AppendUint32(nil, 1)
+	p = le.AppendUint32(p, uint32(os.Getpid()))
+	p = le.AppendUint32(p, maxRequest)
+	return le.AppendUint32(p, maxFDs)
 }
