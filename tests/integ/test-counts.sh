@@ -54,7 +54,10 @@ at_most() {
 }
 
 at_most spawnd sys_daemon 14.5 "daemon's system calls, handle API"
-at_most spawnd sys_client 12 "library's system calls, handle API"
+# A child reaped before the library checks its pidfd (a loaded machine,
+# the tiny target) costs the /proc reads instead of PIDFD_GET_INFO: up
+# to 6 calls more for that spawn.
+at_most spawnd sys_client 16 "library's system calls, handle API"
 at_most spawnd sys_child 12 "child's system calls, exec and exit included"
 at_most spawnd vcs_daemon 2.6 "daemon's wake-ups"
 # One fcntl per fd the caller holds: room for more than this test's.
