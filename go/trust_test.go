@@ -399,13 +399,10 @@ func TestEarlyStartedFake(t *testing.T) {
 			fakeFailed(c, id, syscall.EINVAL, StepRequest)
 			return
 		}
-		var p [2]int
-		var st syscall.Stat_t
-		if syscall.Pipe2(p[:], syscall.O_CLOEXEC) != nil ||
-			syscall.Fstat(p[0], &st) != nil {
+		p, ok := fakePipe(inos)
+		if !ok {
 			return
 		}
-		inos <- st.Ino
 		syscall.Close(p[1]) // the child has exec'd
 		fakeStarted(c, id, pid, pidfd, p[0])
 		syscall.Close(p[0])
@@ -454,13 +451,10 @@ func TestEarlyFailedFake(t *testing.T) {
 	inos := make(chan uint64, 10)
 	sock, _ := fakeSpawner(t, func(c *net.UnixConn, n int, id,
 		fl uint32) {
-		var p [2]int
-		var st syscall.Stat_t
-		if syscall.Pipe2(p[:], syscall.O_CLOEXEC) != nil ||
-			syscall.Fstat(p[0], &st) != nil {
+		p, ok := fakePipe(inos)
+		if !ok {
 			return
 		}
-		inos <- st.Ino
 		syscall.Write(p[1], []byte{1})
 		syscall.Close(p[1])
 		fakeStarted(c, id, pid, pidfd, p[0])
@@ -622,4 +616,21 @@ func fakeHelloOK() []byte {
 	p = le.AppendUint32(p, uint32(os.Getpid()))
 	p = le.AppendUint32(p, maxRequest)
 	return le.AppendUint32(p, maxFDs)
+}
+
+// fakePipe makes a fake child's exec pipe and sends its inode to inos,
+// for pipeFDs to look for later.
+func fakePipe(inos chan<- uint64) ([2]int, bool) {
+	var p [2]int
+	var st syscall.Stat_t
+	if syscall.Pipe2(p[:], syscall.O_CLOEXEC) != nil {
+		return p, false
+	}
+	if syscall.Fstat(p[0], &st) != nil {
+		syscall.Close(p[0])
+		syscall.Close(p[1])
+		return p, false
+	}
+	inos <- st.Ino
+	return p, true
 }
