@@ -115,7 +115,8 @@ struct setup {
  * is kept here until the notify pipe's EOF says it has exec'd or is gone.
  * An early child's client has the pipe: then the kernel's clearing of
  * ctid (CLONE_CHILD_CLEARTID: at its exec or exit, once it is off our
- * memory) says so, looked at when a spawn comes or the child is reaped.
+ * memory) says so, looked at on each read of a connection (so before a
+ * spawn), at status, before a group signal, and when the child is reaped.
  */
 struct launch {
 	struct setup		 s;
@@ -963,7 +964,6 @@ child_spawn(const struct child_spec *spec, struct conn *c, uint32_t id,
 	int			 pidfd = -1, saved, async, early, wfd;
 	pid_t			 pid;
 
-	child_settle_all();
 	ch = calloc(1, sizeof *ch);
 	l = calloc(1, sizeof *l + spec->nfds * sizeof *l->fds);
 	if (ch == NULL || l == NULL) {
@@ -1348,7 +1348,7 @@ child_reaped(int fd, short what, void *arg)
 		    &ru) == -1)
 			return;
 	}
-	child_settle_all();		/* an early child exec'd: counted */
+	(void)child_settle(ch);		/* an early child exec'd: counted */
 	child_report(ch, &si, &ru);
 	log_debug("child %d exited, code %d status %d", (int)ch->pid,
 	    si.si_code, si.si_status);
